@@ -1,0 +1,7 @@
+"""Networks: building blocks that know about tensors only."""
+
+from genaug.nn.init import init_parameters
+from genaug.nn.mlp import MLP, ResidualMLP
+from genaug.nn.spans import SpanLayout
+
+__all__ = ["MLP", "ResidualMLP", "SpanLayout", "init_parameters"]

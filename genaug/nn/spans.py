@@ -1,0 +1,97 @@
+"""Vectorised operations over the spans of an encoded table.
+
+An encoded row is a concatenation of one-hot categorical spans and continuous values (see
+:class:`genaug.data.TabularCodec`). The operations here treat all categorical spans at once
+by gathering them into a padded ``(batch, n_spans, max_span)`` tensor, so their cost does not
+grow with a Python loop over columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+class SpanLayout:
+    """Index tensors describing where the categorical and continuous parts of a row are.
+
+    Parameters
+    ----------
+    spans : sequence of genaug.data.tabular.Span
+        The codec's layout.
+    device : torch.device
+    """
+
+    def __init__(self, spans: Sequence, device: torch.device | str = "cpu") -> None:
+        cat = [s for s in spans if s.kind == "categorical"]
+        cont = [s.start for s in spans if s.kind == "continuous"]
+        self.dim = max((s.stop for s in spans), default=0)
+        self.n_categorical = len(cat)
+        self.continuous_index = torch.tensor(cont, dtype=torch.long, device=device)
+        width = max((s.size for s in cat), default=1)
+        index = torch.zeros((len(cat), width), dtype=torch.long)
+        mask = torch.zeros((len(cat), width), dtype=torch.bool)
+        for i, s in enumerate(cat):
+            index[i, : s.size] = torch.arange(s.start, s.stop)
+            mask[i, : s.size] = True
+        self.cat_index = index.to(device)
+        self.cat_mask = mask.to(device)
+        self.categorical_columns = torch.tensor(
+            [j for s in cat for j in range(s.start, s.stop)], dtype=torch.long, device=device
+        )
+
+    def _gather(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, dim) -> (B, n_spans, width) with padding filled by -inf."""
+        g = z[:, self.cat_index]
+        return g.masked_fill(~self.cat_mask, float("-inf"))
+
+    def cross_entropy(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Sum over spans of the cross-entropy of ``logits`` against one-hot ``target``, per row.
+
+        A span whose target row is all zeros (an unknown category) contributes nothing.
+        """
+        if self.n_categorical == 0:
+            return logits.new_zeros(logits.shape[0])
+        logp = F.log_softmax(self._gather(logits), dim=-1)
+        t = target[:, self.cat_index] * self.cat_mask
+        return -(logp.masked_fill(~self.cat_mask, 0.0) * t).sum(dim=(1, 2))
+
+    def softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        """Replace each categorical span of ``logits`` by its softmax; continuous parts unchanged."""
+        if self.n_categorical == 0:
+            return logits
+        probs = F.softmax(self._gather(logits), dim=-1)
+        return self._scatter(logits, probs)
+
+    def gumbel_softmax(
+        self, logits: torch.Tensor, tau: float, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Gumbel-softmax relaxation of each categorical span, noise drawn from ``generator``."""
+        if self.n_categorical == 0:
+            return logits
+        g = self._gather(logits)
+        u = torch.rand(g.shape, generator=generator, device=g.device, dtype=g.dtype)
+        gumbel = -torch.log(-torch.log(u.clamp_min(1e-10)).clamp_min(1e-10))
+        probs = F.softmax((g + gumbel) / tau, dim=-1)
+        return self._scatter(logits, probs)
+
+    def sample_one_hot(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Draw one category per span from its softmax and return the one-hot rows.
+
+        Uses the Gumbel-max trick, so the draw is exact and vectorised over rows and spans.
+        """
+        if self.n_categorical == 0:
+            return logits
+        g = self._gather(logits)
+        u = torch.rand(g.shape, generator=generator, device=g.device, dtype=g.dtype)
+        choice = (g - torch.log(-torch.log(u.clamp_min(1e-12)).clamp_min(1e-12))).argmax(-1)
+        one_hot = F.one_hot(choice, g.shape[-1]).to(logits.dtype)
+        return self._scatter(logits, one_hot)
+
+    def _scatter(self, base: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        out = base.clone()
+        rows = values[:, self.cat_mask]  # (B, n_categorical_columns) in span order
+        out[:, self.categorical_columns] = rows
+        return out

@@ -1,0 +1,214 @@
+"""The variational autoencoder synthesizer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from genaug._validation import Interval, Satisfies, is_int_tuple
+from genaug.exceptions import InvalidDataError
+from genaug.models.vae import elbo_loss, reparameterize
+from genaug.nn.mlp import MLP
+from genaug.synthesizers.base import BaseSynthesizer
+
+_LOG_SIGMA_MIN, _LOG_SIGMA_MAX = math.log(0.01), math.log(1.0)
+
+
+class _GaussianDecoder(nn.Module):
+    """Decoder network plus the learned log-scale of each continuous column."""
+
+    def __init__(self, in_dim: int, hidden: tuple, data_dim: int, n_continuous: int) -> None:
+        super().__init__()
+        self.net = MLP(in_dim, hidden, data_dim)
+        self.log_sigma = nn.Parameter(torch.full((n_continuous,), math.log(0.1)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+def _cat(a: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+    return a if c is None else torch.cat([a, c], dim=1)
+
+
+class VAESynthesizer(BaseSynthesizer):
+    """Tabular synthesizer trained as a (conditional) variational autoencoder.
+
+    The encoder maps a row and its label to a Gaussian over latent codes; the decoder maps a
+    code and a label back to a distribution over rows (a Gaussian per continuous value, a
+    categorical per one-hot span). Training maximises the ELBO (see
+    :mod:`genaug.models.vae`); sampling draws ``z ~ N(0, I)`` and then a row from the decoder's
+    distribution, so the categorical draws and continuous noise give the sample its variety.
+
+    Parameters
+    ----------
+    epochs : int, default=100
+        Passes over the training data.
+    batch_size : int, default=500
+        Rows per gradient step.
+    learning_rate : float, default=1e-3
+        Adam's step size.
+    weight_decay : float, default=1e-5
+        Adam's L2 penalty.
+    latent_dim : int, default=128
+        Width of the latent code.
+    encoder_hidden, decoder_hidden : tuple of int, default=(128, 128)
+        Hidden layer widths of the encoder and decoder.
+    beta : float, default=1.0
+        Weight of the KL term (1 is the ELBO proper).
+    discrete_columns : list, optional
+        Columns to model as categories whatever their dtype.
+    continuous_encoding : {"quantile", "mode"}, default="quantile"
+        Encoding of numeric columns (see :class:`genaug.data.TabularCodec`).
+    random_state : int, numpy Generator or None, default=None
+        Seed of everything random in ``fit`` (and of unseeded ``sample`` calls).
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when a GPU is visible.
+    verbose : bool, default=False
+        Show a progress bar with the losses.
+
+    Attributes
+    ----------
+    encoder_, decoder_ : torch.nn.Module
+        The trained networks.
+    See :class:`~genaug.synthesizers.base.BaseSynthesizer` for the attributes every
+    synthesizer has (``codec_``, ``classes_``, ``history_``...).
+
+    Examples
+    --------
+    >>> from genaug import VAESynthesizer
+    >>> from genaug.datasets import load_adult
+    >>> X, y = load_adult(return_X_y=True)
+    >>> syn = VAESynthesizer(epochs=5, random_state=0).fit(X[:2000], y[:2000])
+    >>> X_new, y_new = syn.sample(10, y=">50K")
+    >>> y_new.unique().tolist()
+    ['>50K']
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "weight_decay": [Interval(float, 0, None)],
+        "latent_dim": [Interval(int, 1, None)],
+        "encoder_hidden": [Satisfies(is_int_tuple, "a tuple of positive ints")],
+        "decoder_hidden": [Satisfies(is_int_tuple, "a tuple of positive ints")],
+        "beta": [Interval(float, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        epochs: int = 100,
+        batch_size: int = 500,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-5,
+        latent_dim: int = 128,
+        encoder_hidden: tuple = (128, 128),
+        decoder_hidden: tuple = (128, 128),
+        beta: float = 1.0,
+        discrete_columns: list | None = None,
+        continuous_encoding: str = "quantile",
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.latent_dim = latent_dim
+        self.encoder_hidden = encoder_hidden
+        self.decoder_hidden = decoder_hidden
+        self.beta = beta
+        self.discrete_columns = discrete_columns
+        self.continuous_encoding = continuous_encoding
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _make_networks(self) -> dict[str, nn.Module]:
+        n_cont = int(self.layout_.continuous_index.numel())
+        return {
+            "encoder_": MLP(
+                self.data_dim_ + self.cond_dim_, tuple(self.encoder_hidden), 2 * self.latent_dim
+            ),
+            "decoder_": _GaussianDecoder(
+                self.latent_dim + self.cond_dim_, tuple(self.decoder_hidden), self.data_dim_, n_cont
+            ),
+        }
+
+    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        params = list(self.encoder_.parameters()) + list(self.decoder_.parameters())
+        return {
+            "vae": torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+        }
+
+    def _encode_stats(self, x: torch.Tensor, c: torch.Tensor | None):
+        return self.encoder_(_cat(x, c)).chunk(2, dim=1)
+
+    def _train_step(self, x, c, optimizers, generator) -> dict[str, torch.Tensor]:
+        mu, logvar = self._encode_stats(x, c)
+        z = reparameterize(mu, logvar, generator)
+        recon = self.decoder_(_cat(z, c))
+        loss, parts = elbo_loss(
+            recon, x, mu, logvar, self.decoder_.log_sigma, self.layout_, beta=self.beta
+        )
+        opt = optimizers["vae"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            self.decoder_.log_sigma.clamp_(_LOG_SIGMA_MIN, _LOG_SIGMA_MAX)
+        return {"loss": loss.detach(), **parts}
+
+    def _generate(
+        self,
+        n: int,
+        c: torch.Tensor | None,
+        generator: torch.Generator,
+        conditions: Mapping[str, Any] | None = None,
+    ) -> torch.Tensor:
+        z = torch.randn((n, self.latent_dim), generator=generator, device=self.device_)
+        recon = self.decoder_(_cat(z, c))
+        out = self.layout_.sample_one_hot(recon, generator)
+        idx = self.layout_.continuous_index
+        if idx.numel():
+            sigma = self.decoder_.log_sigma.exp()
+            noise = torch.randn((n, idx.numel()), generator=generator, device=self.device_)
+            out[:, idx] = recon[:, idx] + sigma * noise
+        return out
+
+    def encode(self, X: Any, y: Any = None) -> np.ndarray:
+        """Latent means of the rows of ``X`` (embeddings for search, plots or interpolation).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            Rows with the training columns; unseen categories are encoded as all-zero spans.
+        y : array-like, optional
+            Their labels; required when the synthesizer was fitted with labels.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, latent_dim)
+        """
+        self._check_is_fitted()
+        encoded = torch.from_numpy(
+            self.codec_.transform(X, handle_unknown="ignore", random_state=self.seed_)
+        ).to(self.device_)
+        c = None
+        if self.classes_ is not None:
+            if y is None:
+                raise InvalidDataError(
+                    "This synthesizer was fitted with labels; pass y to encode(X, y)."
+                )
+            y_arr = np.asarray(y).ravel()
+            if y_arr.shape[0] != encoded.shape[0]:
+                raise InvalidDataError(f"X has {encoded.shape[0]} rows but y has {y_arr.shape[0]}.")
+            idx = torch.from_numpy(self._label_codes(y_arr))
+            c = torch.nn.functional.one_hot(idx, self.cond_dim_).float().to(self.device_)
+        self._set_train(False)
+        with torch.no_grad():
+            mu, _ = self._encode_stats(encoded, c)
+        return mu.cpu().numpy()
