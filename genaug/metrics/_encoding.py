@@ -1,0 +1,381 @@
+"""Plumbing shared by the metric families: aligned tables, column kinds, seeded subsamples, and
+the numeric spaces the metrics work in.
+
+Three spaces are used, each chosen for what it feeds:
+
+* the **encoded space** of the k-NN metrics (diversity, privacy): genaug's
+  :class:`~genaug.data.TabularCodec` fitted on the real table, with each continuous span
+  standardised by the real rows' mean and standard deviation and each one-hot span multiplied
+  by ``1 / sqrt(2)``, so that two rows that differ in one category are exactly one unit of
+  squared distance apart, the same as one standard deviation of a numeric column;
+* the **model matrix** of the gradient-boosting models (detection, utility): numbers as floats
+  with NaN for missing, categories as integer codes shared by every table, which the trees split
+  on natively;
+* the **row keys** of the exact-copy count: every value turned into an integer that is equal
+  exactly when the values are equal, missing values included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from genaug._random import resolve_seed
+from genaug._validation import Interval, Satisfies, validate_params
+from genaug.data.tabular import TabularCodec, check_table
+from genaug.exceptions import InvalidDataError
+
+CATEGORICAL = "categorical"
+NUMERIC = "numeric"
+DATETIME = "datetime"
+
+#: Rows per table above which the k-NN and detection metrics work on a seeded subsample.
+DEFAULT_MAX_ROWS = 10_000
+
+_ONE_HOT_WEIGHT = 1.0 / math.sqrt(2.0)
+
+MAX_ROWS_CONSTRAINT = [Interval(int, 10, None)]
+RANDOM_STATE_CONSTRAINT = [
+    None,
+    Interval(int, 0, None),
+    Satisfies(lambda v: isinstance(v, np.random.Generator), "a numpy Generator"),
+]
+
+
+def single_threaded() -> threadpool_limits:
+    """Run the gradient-boosting fits of the metrics on one OpenMP thread.
+
+    Their histogram building opens many short parallel regions; on the few thousand rows of a
+    metric, threads bring little, and on a machine whose cores are busy (a training job, other
+    users) every region waits for a descheduled thread: measured 0.6 s with one thread against
+    4-12 s with two on 2 busy cores, for the same 10,000-row detection test.
+    """
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
+def fill_doc(**parts: str):
+    """Fill ``{name}`` fields of a docstring with shared parameter text (kept under -OO)."""
+
+    def decorate(func):
+        if func.__doc__:
+            func.__doc__ = func.__doc__.format(**parts)
+        return func
+
+    return decorate
+
+
+def check_params(owner: str, **params: Any) -> None:
+    """Check the common keyword arguments of a metric function by name."""
+    known = {
+        "k": [Interval(int, 1, None)],
+        "max_rows": MAX_ROWS_CONSTRAINT,
+        "random_state": RANDOM_STATE_CONSTRAINT,
+        "n_splits": [Interval(int, 2, None)],
+        "features": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
+    }
+    validate_params(params, {name: known[name] for name in params}, owner)
+
+
+def _to_frame(X: Any, argument: str) -> tuple[pd.DataFrame, bool]:
+    if isinstance(X, pd.DataFrame):
+        return X, False
+    if isinstance(X, pd.Series):
+        raise InvalidDataError(
+            f"{argument} is a pandas Series; pass a DataFrame (X.to_frame()) or a 2-D array."
+        )
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise InvalidDataError(
+            f"{argument} must be 2-D (rows x columns); got an array of shape {arr.shape}."
+        )
+    frame = pd.DataFrame(arr)
+    if arr.dtype == object:
+        # An object array often holds numbers next to strings; numbers should stay numbers.
+        frame = frame.infer_objects()
+    return frame, True
+
+
+def prepare_tables(
+    real: Any, others: dict[str, Any], real_argument: str = "real"
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Validate the real table and give every other table the real table's columns, in order.
+
+    An array with as many columns as a real DataFrame takes the DataFrame's column names.
+
+    Raises
+    ------
+    InvalidDataError
+        If a table is empty or not 2-D, or its columns differ from the real table's (the
+        message names the missing and the extra columns).
+    """
+    frame, _, _ = check_table(_to_frame(real, real_argument)[0], real_argument)
+    frame = frame.reset_index(drop=True)
+    out = {}
+    for name, X in others.items():
+        other, was_array = _to_frame(X, name)
+        if other.shape[0] == 0:
+            raise InvalidDataError(f"{name} has no rows.")
+        if was_array and other.shape[1] == frame.shape[1]:
+            other = other.set_axis(frame.columns, axis=1)
+        missing = [c for c in frame.columns if c not in set(other.columns)]
+        extra = [c for c in other.columns if c not in set(frame.columns)]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"lacks {missing}")
+            if extra:
+                parts.append(f"has columns {extra} that {real_argument} does not")
+            raise InvalidDataError(
+                f"{name} must have the columns of {real_argument}, but it "
+                + " and ".join(parts)
+                + "."
+            )
+        other = other[list(frame.columns)].reset_index(drop=True)
+        for col in other.columns:
+            if (
+                pd.api.types.is_float_dtype(other[col].dtype)
+                and np.isinf(other[col].to_numpy(dtype=float, na_value=np.nan)).any()
+            ):
+                raise InvalidDataError(
+                    f"Column {col!r} of {name} contains infinite values; replace them with NaN "
+                    "(missing) or a finite number."
+                )
+        out[name] = other
+    return frame, out
+
+
+def _is_categorical(dtype: Any) -> bool:
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+    )
+
+
+def column_kinds(
+    real: pd.DataFrame,
+    others: Sequence[pd.DataFrame] = (),
+    others_names: Sequence[str] = (),
+    discrete_columns: Sequence[Any] | None = None,
+) -> dict[Any, str]:
+    """Kind of each column, by the codec's rule, checked against the other tables.
+
+    Categorical: named in ``discrete_columns``, or of a categorical, boolean, string or object
+    dtype. Datetime and numeric: the rest. A column that is numeric in ``real`` must be numeric
+    (or all-missing) in the other tables too.
+    """
+    discrete = set(discrete_columns or ())
+    unknown = discrete - set(real.columns)
+    if unknown:
+        raise InvalidDataError(
+            f"discrete_columns names columns that the tables lack: {sorted(map(str, unknown))}."
+        )
+    kinds = {}
+    for name in real.columns:
+        dtype = real[name].dtype
+        if name in discrete or _is_categorical(dtype):
+            kinds[name] = CATEGORICAL
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            kinds[name] = DATETIME
+        elif pd.api.types.is_numeric_dtype(dtype):
+            kinds[name] = NUMERIC
+        else:
+            raise InvalidDataError(
+                f"Column {name!r} has dtype {dtype}, which the metrics cannot compare; convert "
+                "it to numbers, datetimes or categories, or drop it."
+            )
+    for other, other_name in zip(others, others_names):
+        for name, kind in kinds.items():
+            col = other[name]
+            if kind == CATEGORICAL or col.isna().all():
+                continue
+            ok = (
+                pd.api.types.is_datetime64_any_dtype(col.dtype)
+                if kind == DATETIME
+                else pd.api.types.is_numeric_dtype(col.dtype)
+                and not pd.api.types.is_bool_dtype(col.dtype)
+            )
+            if not ok:
+                raise InvalidDataError(
+                    f"Column {name!r} is {kind} in the real table but has dtype {col.dtype} in "
+                    f"{other_name}; give it the real table's dtype."
+                )
+    return kinds
+
+
+def _datetime_ns(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Nanoseconds since the epoch (UTC) of a datetime column, and its mask of present values."""
+    present = col.notna().to_numpy()
+    ints = np.full(len(col), np.iinfo(np.int64).min, dtype=np.int64)
+    stamps = col[present]
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    ints[present] = stamps.to_numpy().astype("datetime64[ns]").astype(np.int64)
+    return ints, present
+
+
+def numeric_values(col: pd.Series) -> np.ndarray:
+    """A numeric or datetime column as float64, NaN where missing (datetimes in ns)."""
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        ints, present = _datetime_ns(col)
+        return np.where(present, ints.astype(np.float64), np.nan)
+    return col.to_numpy(dtype=float, na_value=np.nan)
+
+
+def shared_codes(cols: Sequence[pd.Series]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Integer codes of categorical columns over the union of their values (-1 = missing).
+
+    Returns the codes of each column and the distinct values (code ``i`` is ``values[i]``).
+    Equal values get equal codes across the columns, so the codes can be compared and counted
+    together.
+    """
+    values = [c.astype(object) if isinstance(c.dtype, pd.CategoricalDtype) else c for c in cols]
+    joined = pd.concat([pd.Series(v.to_numpy(dtype=object)) for v in values], ignore_index=True)
+    codes, uniques = pd.factorize(joined, use_na_sentinel=True)
+    return np.split(codes, np.cumsum([len(c) for c in cols])[:-1]), np.asarray(uniques)
+
+
+def check_labels(y: Any, n_rows: int, argument: str) -> np.ndarray:
+    """Class labels as a 1-D object array of ``n_rows``, without missing values."""
+    arr = y.to_numpy() if isinstance(y, (pd.Series, pd.Index)) else np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise InvalidDataError(f"{argument} must be 1-D; got shape {arr.shape}.")
+    if arr.shape[0] != n_rows:
+        raise InvalidDataError(
+            f"{argument} has {arr.shape[0]} labels, but its table has {n_rows} rows."
+        )
+    if pd.isna(pd.Series(arr)).any():
+        raise InvalidDataError(f"{argument} has missing labels; drop those rows or fill them.")
+    return arr.astype(object)
+
+
+def make_rng(random_state: Any) -> np.random.Generator:
+    """A local numpy generator for ``random_state`` (the global one is never touched)."""
+    return np.random.default_rng(resolve_seed(random_state))
+
+
+def subsample(n_rows: int, max_rows: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted row indices: all rows, or a uniform draw of ``max_rows`` without replacement."""
+    if n_rows <= max_rows:
+        return np.arange(n_rows)
+    return np.sort(rng.choice(n_rows, size=max_rows, replace=False))
+
+
+def feature_matrix(frame: pd.DataFrame, argument: str) -> np.ndarray:
+    """A table of pre-computed features as a float64 matrix (for ``features=True``)."""
+    try:
+        arr = frame.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(
+            f"With features=True, {argument} must hold numbers only (pre-computed features); "
+            f"converting it failed: {exc}"
+        ) from exc
+    if not np.isfinite(arr).all():
+        raise InvalidDataError(
+            f"With features=True, {argument} must be finite; it has NaN or infinite values."
+        )
+    return arr
+
+
+def encode(
+    real: pd.DataFrame,
+    others: Sequence[pd.DataFrame],
+    *,
+    features: bool = False,
+    discrete_columns: Sequence[Any] | None = None,
+    others_names: Sequence[str] = (),
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Put ``real`` and ``others`` into one numeric space for the k-NN metrics.
+
+    With ``features=True`` the tables are taken as they are (pre-computed features, such as
+    image embeddings). Otherwise a :class:`TabularCodec` is fitted on ``real`` and applied to
+    every table (categories unseen in ``real`` become all-zero spans); continuous spans are
+    standardised with the real rows' statistics and one-hot spans weighted by ``1/sqrt(2)``.
+
+    Returns
+    -------
+    real_z : ndarray of shape (n_real, d), float64
+    others_z : list of ndarray of shape (n_i, d), float64
+    """
+    names = list(others_names) or [f"table {i}" for i in range(len(others))]
+    if features:
+        return feature_matrix(real, "real"), [feature_matrix(o, n) for o, n in zip(others, names)]
+    codec = TabularCodec(discrete_columns=discrete_columns).fit(real)
+    real_z = codec.transform(real).astype(np.float64)
+    others_z = [codec.transform(o, handle_unknown="ignore").astype(np.float64) for o in others]
+    center = np.zeros(codec.output_dim_)
+    scale = np.ones(codec.output_dim_)
+    for span in codec.spans_:
+        block = slice(span.start, span.stop)
+        if span.kind == "continuous":
+            center[block] = real_z[:, block].mean(axis=0)
+            std = real_z[:, block].std(axis=0)
+            scale[block] = 1.0 / np.where(std > 0, std, 1.0)
+        else:
+            scale[block] = _ONE_HOT_WEIGHT
+    return (real_z - center) * scale, [(z - center) * scale for z in others_z]
+
+
+def model_matrices(
+    frames: Sequence[pd.DataFrame], kinds: dict[Any, str], max_categories: int = 254
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Float matrices for gradient boosting, and the mask of the columns to split as categories.
+
+    Numbers stay numbers (NaN for missing, datetimes in ns). Categories become codes shared by
+    all ``frames``; a column with more than ``max_categories`` values is passed as its codes
+    taken as numbers, because the trees' native categorical splits are bounded by their bins.
+    """
+    columns: list[list[np.ndarray]] = [[] for _ in frames]
+    is_cat = []
+    for name, kind in kinds.items():
+        if kind == CATEGORICAL:
+            codes, values = shared_codes([f[name] for f in frames])
+            for out, c in zip(columns, codes):
+                out.append(np.where(c < 0, np.nan, c.astype(np.float64)))
+            is_cat.append(len(values) <= max_categories)
+        else:
+            for out, f in zip(columns, frames):
+                out.append(numeric_values(f[name]))
+            is_cat.append(False)
+    return [np.column_stack(c) for c in columns], np.asarray(is_cat, dtype=bool)
+
+
+def row_keys(frames: Sequence[pd.DataFrame], kinds: dict[Any, str]) -> list[pd.DataFrame]:
+    """Integer keys per cell: equal exactly when the values are equal (missing equals missing).
+
+    Categories get shared codes; numbers are compared by the bits of their float64 value after
+    folding ``-0.0`` onto ``0.0`` and every NaN onto one NaN; datetimes by their int64
+    nanoseconds (float64 would merge timestamps that differ by less than a microsecond).
+    """
+    data: list[dict[str, np.ndarray]] = [{} for _ in frames]
+    for i, (name, kind) in enumerate(kinds.items()):
+        key = f"c{i}"
+        if kind == CATEGORICAL:
+            codes, _ = shared_codes([f[name] for f in frames])
+            for out, c in zip(data, codes):
+                out[key] = c.astype(np.int64)
+            continue
+        for out, f in zip(data, frames):
+            col = f[name]
+            if kind == DATETIME:
+                # Missing values get the NaT sentinel (int64 minimum); column_kinds lets a
+                # non-datetime column through only when it is entirely missing.
+                is_dt = pd.api.types.is_datetime64_any_dtype(col.dtype)
+                out[key] = (
+                    _datetime_ns(col)[0]
+                    if is_dt
+                    else np.full(len(col), np.iinfo(np.int64).min, dtype=np.int64)
+                )
+            else:
+                vals = numeric_values(col) + 0.0
+                vals[np.isnan(vals)] = np.nan
+                out[key] = vals.view(np.int64)
+    return [pd.DataFrame(d, columns=[f"c{i}" for i in range(len(kinds))]) for d in data]

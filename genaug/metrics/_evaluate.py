@@ -1,0 +1,507 @@
+"""``evaluate``: every metric family on one set of tables, into one :class:`Report`."""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genaug._random import derive_seed, resolve_seed
+from genaug.exceptions import InvalidParameterError
+from genaug.metrics import _encoding as enc
+from genaug.metrics._neighbors import nearest
+from genaug.metrics.detection import _detection
+from genaug.metrics.diversity import _category_coverage, _class_coverage_from, _manifold
+from genaug.metrics.fidelity import (
+    _column_fidelity,
+    _correlation_difference,
+    _pairwise_categorical,
+)
+from genaug.metrics.privacy import _copy_mask, _holdout_privacy, _nndr
+from genaug.metrics.report import FAMILIES, FamilyResult, Report
+from genaug.metrics.utility import UTILITY_METRICS, _utility
+
+# (good, fair) thresholds of each family's score; below "fair" is "poor". Fidelity scores
+# crowd near 1 (a mean KS of 0.1 is already a visible mismatch), hence its higher bar.
+_LEVELS = {
+    "fidelity": (0.93, 0.85),
+    "diversity": (0.8, 0.6),
+    "detection": (0.8, 0.5),
+    "privacy": (0.9, 0.7),
+    "utility": (0.9, 0.75),
+}
+# A column this far off (KS or TVD) is visible in a plot, whatever the average says.
+_WORST_COLUMN = 0.25
+# Rows of each table kept in the report for drawing the marginals.
+_PLOT_ROWS = 5_000
+# Copied training rows are the plainest privacy failure: 5 % more copies than a fresh real
+# sample shows already halves the privacy score, like a DCR share of 0.75 does.
+_COPY_WEIGHT = 10.0
+# Change in a utility score below which augmentation is said to make no measurable difference.
+_GAIN_TOL = 0.005
+
+
+def _level(family: str, score: float) -> str:
+    if not np.isfinite(score):
+        return "n/a"
+    good, fair = _LEVELS[family]
+    return "good" if score >= good else "fair" if score >= fair else "poor"
+
+
+def _resolve_families(metrics: Any) -> tuple[list[str], bool]:
+    """The families asked for, and whether utility was asked for by name."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if not isinstance(metrics, (list, tuple)) or not metrics:
+        raise InvalidParameterError(
+            f"metrics must be 'all', a family name or a list of family names; got {metrics!r}."
+        )
+    names = set()
+    for name in metrics:
+        if name == "all":
+            names.update(FAMILIES)
+            continue
+        if name not in FAMILIES:
+            close = difflib.get_close_matches(str(name), FAMILIES, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InvalidParameterError(
+                f"Unknown metric family {name!r} in metrics; choose from "
+                f"{', '.join(map(repr, FAMILIES))} or 'all'.{hint}"
+            )
+        names.add(name)
+    explicit_utility = "utility" in metrics
+    return [f for f in FAMILIES if f in names], explicit_utility
+
+
+def _nanmean(values: Any) -> float:
+    arr = np.asarray(values, dtype=float)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if arr.size else float("nan")
+
+
+def _upper(matrix: pd.DataFrame) -> np.ndarray:
+    values = matrix.to_numpy(dtype=float)
+    return values[np.triu_indices(values.shape[0], k=1)]
+
+
+def _fidelity(real: pd.DataFrame, synth: pd.DataFrame, kinds: dict) -> FamilyResult:
+    columns = _column_fidelity(real, synth, kinds)
+    corr = _correlation_difference(real, synth, kinds)
+    cramer, contingency = _pairwise_categorical(real, synth, kinds)
+    is_ks = columns["statistic"] == "ks"
+    ks, tvd = columns.loc[is_ks, "value"], columns.loc[~is_ks, "value"]
+    corr_pairs, v_pairs = _upper(corr), _upper(cramer)
+    metrics = {
+        "ks_mean": _nanmean(ks),
+        "ks_max": float(ks.max()) if len(ks) else np.nan,
+        "tvd_mean": _nanmean(tvd),
+        "tvd_max": float(tvd.max()) if len(tvd) else np.nan,
+        "missing_gap_max": float(columns["missing_gap"].max()),
+        "correlation_difference_mean": _nanmean(corr_pairs),
+        "cramers_v_difference_mean": _nanmean(v_pairs),
+        "contingency_difference_mean": _nanmean(_upper(contingency)),
+        "column_score": 1.0 - _nanmean(columns["value"]),
+        # rho ranges over [-1, 1], so its differences are halved to share V's [0, 1] scale.
+        "pair_score": 1.0 - _nanmean(np.concatenate([corr_pairs / 2.0, v_pairs])),
+    }
+    score = _nanmean([metrics["column_score"], metrics["pair_score"]])
+    worst = columns["value"].idxmax()
+    level = _level("fidelity", score)
+    if level == "good" and columns.at[worst, "value"] > _WORST_COLUMN:
+        level = "fair"
+    verdict = (
+        f"{level}: mean marginal distance {1 - metrics['column_score']:.3f}, "
+        f"worst column {worst!r} ({columns.at[worst, 'statistic'].upper()} "
+        f"{columns.at[worst, 'value']:.2f})"
+    )
+    if np.isfinite(metrics["pair_score"]):
+        verdict += f"; pairwise dependencies off by {1 - metrics['pair_score']:.3f} on average"
+    if metrics["missing_gap_max"] > 0.05:
+        gap_col = columns["missing_gap"].idxmax()
+        verdict += f"; missing rate of {gap_col!r} off by {metrics['missing_gap_max']:.2f}"
+    tables = {"column_fidelity": columns, "correlation_difference": corr}
+    tables.update(cramers_v_difference=cramer, contingency_difference=contingency)
+    return FamilyResult(score, verdict, metrics, tables)
+
+
+def _diversity(
+    real_z: np.ndarray,
+    synth_z: np.ndarray,
+    y_real: np.ndarray | None,
+    y_synth: np.ndarray | None,
+    idx_r: np.ndarray,
+    idx_s: np.ndarray,
+    k: int,
+    categories: pd.DataFrame,
+) -> FamilyResult:
+    tables: dict[str, pd.DataFrame] = {}
+    if y_real is not None:
+        m, classes = _class_coverage_from(real_z, synth_z, y_real, y_synth, idx_r, idx_s, k)
+        tables["class_coverage"] = classes
+    else:
+        m = _manifold(real_z, synth_z, k)
+    metrics = {
+        "precision": m.precision,
+        "recall": m.recall,
+        "density": m.density,
+        "coverage": m.coverage,
+    }
+    parts = [m.precision, m.recall, m.coverage]
+    missing_classes: list = []
+    if y_real is not None:
+        real_classes = classes[classes["n_real"] > 0]
+        metrics["class_coverage_min"] = float(real_classes["coverage"].min())
+        missing_classes = list(real_classes.index[real_classes["missing"].to_numpy(bool)])
+        metrics["missing_classes"] = float(len(missing_classes))
+        parts.append(metrics["class_coverage_min"])
+    if len(categories):
+        seen = categories[categories["n_real"] > 0]
+        metrics["category_coverage"] = float(1.0 - seen["missing"].mean())
+        metrics["missing_categories"] = float(seen["missing"].sum())
+        tables["category_coverage"] = categories
+    score = _nanmean(parts)
+    level = _level("diversity", score)
+    if missing_classes:
+        level = "poor"
+    verdict = f"{level}: "
+    if missing_classes:
+        # Without synthetic labels a class counts as missing when no synthetic row covers it.
+        what = "missing classes" if y_synth is not None else "classes not covered"
+        verdict += f"{what} " + ", ".join(repr(c) for c in missing_classes) + "; "
+    verdict += (
+        f"precision {m.precision:.2f}, recall {m.recall:.2f}, coverage {m.coverage:.2f}, "
+        f"density {m.density:.2f}"
+    )
+    if not missing_classes and "class_coverage_min" in metrics:
+        worst = real_classes["coverage"].idxmin()
+        verdict += f"; least covered class {worst!r} ({metrics['class_coverage_min']:.2f})"
+    n_gone = int(metrics.get("missing_categories", 0))
+    if n_gone:
+        verdict += f"; {n_gone} real {'category' if n_gone == 1 else 'categories'} never generated"
+    return FamilyResult(score, verdict, metrics, tables)
+
+
+def _detection_family(
+    real: pd.DataFrame, synth: pd.DataFrame, kinds: dict, max_rows: int, rng: np.random.Generator
+) -> FamilyResult:
+    result = _detection(real, synth, kinds, 3, max_rows, rng)
+    metrics = {
+        "detection_auc": result.auc,
+        "detection_auc_std": float(np.std(result.fold_aucs)) if result.fold_aucs else np.nan,
+    }
+    level = _level("detection", result.score)
+    how = {"good": "barely", "fair": "partly", "poor": "easily"}.get(level, "")
+    verdict = (
+        f"{level}: a classifier {how} tells synthetic from real rows "
+        f"(ROC-AUC {result.auc:.3f}; 0.5 is ideal)"
+    )
+    return FamilyResult(result.score, verdict, metrics)
+
+
+def _privacy(
+    real: pd.DataFrame,
+    synth: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    kinds: dict,
+    real_z: np.ndarray,
+    synth_z: np.ndarray,
+    holdout_z: np.ndarray | None,
+    rng: np.random.Generator,
+    plot_data: dict,
+) -> FamilyResult:
+    copies = _copy_mask(real, synth, kinds)
+    d_synth = nearest(synth_z, real_z, 2)
+    metrics = {
+        "exact_copies": float(copies.sum()),
+        "exact_copy_rate": float(copies.mean()),
+        "dcr_synthetic_p05": float(np.quantile(d_synth[:, 0], 0.05)),
+        "dcr_synthetic_median": float(np.median(d_synth[:, 0])),
+        "nndr_synthetic_median": float(np.median(_nndr(d_synth))),
+    }
+    plot_data["dcr_synthetic"] = d_synth[:, 0]
+    excess = [_COPY_WEIGHT * metrics["exact_copy_rate"]]
+    if holdout is not None and holdout_z is not None:
+        base = float(_copy_mask(real, holdout, kinds).mean())
+        d_hold = nearest(holdout_z, real_z, 2)
+        plot_data["dcr_holdout"] = d_hold[:, 0]
+        hp = _holdout_privacy(real_z, synth_z, holdout_z, rng)
+        metrics.update(
+            holdout_exact_copy_rate=base,
+            dcr_holdout_p05=float(np.quantile(d_hold[:, 0], 0.05)),
+            dcr_holdout_median=float(np.median(d_hold[:, 0])),
+            nndr_holdout_median=float(np.median(_nndr(d_hold))),
+            dcr_share=hp.dcr_share,
+            membership_inference_auc=hp.mia_auc,
+        )
+        # Each quantity is compared with what a fresh real sample shows, so that the natural
+        # duplicates of a table (Adult has many) are not held against the generator.
+        excess = [
+            _COPY_WEIGHT * max(0.0, metrics["exact_copy_rate"] - base),
+            2.0 * max(0.0, hp.dcr_share - 0.5),
+            2.0 * max(0.0, hp.mia_auc - 0.5),
+        ]
+        verdict_tail = (
+            f" (holdout: {base:.1%}); DCR share {hp.dcr_share:.2f} and membership-inference "
+            f"AUC {hp.mia_auc:.2f} (0.5 is ideal)"
+        )
+    else:
+        verdict_tail = "; pass real_holdout for DCR share and membership inference"
+    score = float(np.clip(1.0 - max(excess), 0.0, 1.0))
+    verdict = (
+        f"{_level('privacy', score)}: {int(metrics['exact_copies']):,} synthetic rows "
+        f"({metrics['exact_copy_rate']:.1%}) copy a training row{verdict_tail}"
+    )
+    return FamilyResult(score, verdict, metrics)
+
+
+def _utility_family(
+    real, y_real, synth, y_synth, holdout, y_holdout, kinds, estimator, rng
+) -> FamilyResult:
+    table = _utility(real, y_real, synth, y_synth, holdout, y_holdout, kinds, estimator, rng)
+    metrics = {
+        f"{row}_{m}": float(table.at[row, m]) for row in table.index for m in UTILITY_METRICS
+    }
+    base, synth_f1 = table.at["train_real", "macro_f1"], table.at["train_synthetic", "macro_f1"]
+    aug, gain = table.at["train_augmented", "macro_f1"], table.at["gain_augmented", "macro_f1"]
+    if not np.isfinite(synth_f1):
+        # No classifier can be trained on synthetic rows of one class: they are worth nothing
+        # on their own, whatever they add to the real rows.
+        score = 0.0
+        alone = "no classifier can be trained on the synthetic rows alone (one class)"
+    else:
+        score = float(np.clip(synth_f1 / base, 0.0, 1.0)) if base > 0 else np.nan
+        alone = (
+            f"trained on synthetic rows alone, holdout macro-F1 {synth_f1:.3f} against "
+            f"{base:.3f} on real rows (TSTR/TRTR {score:.2f})"
+        )
+    if not np.isfinite(gain):
+        effect = "the augmented model could not be trained"
+    else:
+        effect = (
+            "helps"
+            if gain > _GAIN_TOL
+            else "hurts"
+            if gain < -_GAIN_TOL
+            else "makes no measurable difference"
+        )
+        effect = f"adding them to the real rows {effect} ({base:.3f} -> {aug:.3f}, {gain:+.3f})"
+    verdict = f"{_level('utility', score)}: {alone}; {effect}"
+    return FamilyResult(score, verdict, metrics, {"utility": table})
+
+
+def evaluate(
+    real_train: Any,
+    synthetic: Any,
+    real_holdout: Any = None,
+    y_real: Any = None,
+    y_synthetic: Any = None,
+    y_holdout: Any = None,
+    metrics: str | Sequence[str] = "all",
+    random_state: Any = 0,
+    max_rows: int = enc.DEFAULT_MAX_ROWS,
+    *,
+    k: int = 5,
+    features: bool = False,
+    discrete_columns: Sequence[Any] | None = None,
+    estimator: Any = None,
+) -> Report:
+    """Measure synthetic data against real data: fidelity, diversity, detection, privacy, utility.
+
+    Parameters
+    ----------
+    real_train : DataFrame or array-like of shape (n_real, n_columns)
+        The real rows the generator was trained on. Mixed types and missing values are allowed.
+    synthetic : DataFrame or array-like of shape (n_synthetic, n_columns)
+        The generated rows, with the same columns (an array takes ``real_train``'s names).
+    real_holdout : DataFrame or array-like, optional
+        Real rows the generator never saw. Needed by the holdout-based privacy metrics and by
+        utility.
+    y_real, y_synthetic, y_holdout : array-like, optional
+        Class labels of the three tables. ``y_real`` enables per-class coverage; with
+        ``y_synthetic`` it is computed within each class and missing classes are named;
+        utility needs all three.
+    metrics : "all", a family name, or a list of them, default="all"
+        Families among ``"fidelity"``, ``"diversity"``, ``"detection"``, ``"privacy"`` and
+        ``"utility"``. ``"all"`` skips utility (with a note) when its inputs are missing.
+    random_state : int, numpy Generator or None, default=0
+        Seed of every subsample, fold and model; the same seed gives the same report.
+    max_rows : int, default=10_000
+        Cap on the rows per table used by the k-NN metrics (diversity, privacy distances) and by
+        detection: larger tables are replaced by a seeded uniform subsample. Fidelity, the
+        exact-copy counts, the category counts and utility use every row.
+    k : int, default=5
+        Neighbourhood size of the k-NN metrics.
+    features : bool, default=False
+        Take the tables as pre-computed numeric features (e.g. image embeddings) and measure
+        k-NN distances in them as they are, instead of in genaug's encoded space.
+    discrete_columns : sequence of column names, optional
+        Numeric columns to treat as categories.
+    estimator : scikit-learn classifier, optional
+        The utility model (see :func:`genaug.metrics.utility_scores`); by default gradient
+        boosting.
+
+    Returns
+    -------
+    Report
+        Call ``summary()``, ``to_frame()``, ``to_dict()``, ``to_json(path)``, ``plot()`` or
+        ``to_html(path)``.
+
+    Raises
+    ------
+    InvalidParameterError
+        For an unknown family name (the message names it and suggests the closest), a bad
+        ``k`` or ``max_rows``, labels without their table, or ``"utility"`` asked for without
+        its inputs.
+    InvalidDataError
+        For tables whose columns differ (the message names the missing and extra columns),
+        columns of different kinds, or labels of the wrong length.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from genaug.metrics import evaluate
+    >>> rng = np.random.default_rng(0)
+    >>> real = pd.DataFrame({"x": rng.normal(size=600), "c": rng.choice(["a", "b"], 600)})
+    >>> report = evaluate(real[:300], real[300:], metrics=["fidelity", "detection"])
+    >>> sorted(report.scores)
+    ['detection', 'fidelity']
+    """
+    families, explicit_utility = _resolve_families(metrics)
+    enc.check_params(
+        "evaluate", k=k, features=features, max_rows=max_rows, random_state=random_state
+    )
+    if y_holdout is not None and real_holdout is None:
+        raise InvalidParameterError("y_holdout was given without real_holdout.")
+    if y_synthetic is not None and y_real is None:
+        raise InvalidParameterError(
+            "y_synthetic was given without y_real; per-class metrics need the real labels too."
+        )
+    others = {"synthetic": synthetic}
+    if real_holdout is not None:
+        others["real_holdout"] = real_holdout
+    real, frames = enc.prepare_tables(real_train, others, real_argument="real_train")
+    synth, holdout = frames["synthetic"], frames.get("real_holdout")
+    kinds = enc.column_kinds(real, list(frames.values()), list(frames), discrete_columns)
+    yr = None if y_real is None else enc.check_labels(y_real, len(real), "y_real")
+    ys = None if y_synthetic is None else enc.check_labels(y_synthetic, len(synth), "y_synthetic")
+    yh = None
+    if y_holdout is not None and holdout is not None:
+        yh = enc.check_labels(y_holdout, len(holdout), "y_holdout")
+
+    notes: list[str] = []
+    if "utility" in families:
+        lacking = [
+            n
+            for n, v in (
+                ("real_holdout", holdout),
+                ("y_real", yr),
+                ("y_synthetic", ys),
+                ("y_holdout", yh),
+            )
+            if v is None
+        ]
+        if lacking and explicit_utility:
+            raise InvalidParameterError(
+                f"metrics asks for 'utility', which needs {', '.join(lacking)}; pass them or "
+                "leave 'utility' out."
+            )
+        if lacking:
+            families.remove("utility")
+            notes.append(f"utility skipped: it needs {', '.join(lacking)}.")
+
+    seed = resolve_seed(random_state)
+    rngs = {f: np.random.default_rng(derive_seed(seed, i)) for i, f in enumerate(FAMILIES)}
+    results: dict[str, FamilyResult] = {}
+    plot_data: dict[str, Any] = {"kinds": kinds}
+    timer = time.perf_counter
+
+    if "fidelity" in families:
+        start = timer()
+        results["fidelity"] = _fidelity(real, synth, kinds)
+        plot_rng = np.random.default_rng(derive_seed(seed, len(FAMILIES)))
+        plot_data["real"] = real.iloc[enc.subsample(len(real), _PLOT_ROWS, plot_rng)]
+        plot_data["synthetic"] = synth.iloc[enc.subsample(len(synth), _PLOT_ROWS, plot_rng)]
+        results["fidelity"].seconds = timer() - start
+
+    space_start = timer()
+    space = None
+    if "diversity" in families or "privacy" in families:
+        # One subsample and one encoding serve both k-NN families.
+        space_rng = np.random.default_rng(derive_seed(seed, len(FAMILIES) + 1))
+        idx_r = enc.subsample(len(real), max_rows, space_rng)
+        idx_s = enc.subsample(len(synth), max_rows, space_rng)
+        parts = [synth.iloc[idx_s]]
+        names = ["synthetic"]
+        if holdout is not None:
+            parts.append(holdout.iloc[enc.subsample(len(holdout), max_rows, space_rng)])
+            names.append("real_holdout")
+        real_z, zs = enc.encode(
+            real.iloc[idx_r],
+            parts,
+            features=features,
+            discrete_columns=discrete_columns,
+            others_names=names,
+        )
+        space = (real_z, zs[0], zs[1] if holdout is not None else None, idx_r, idx_s)
+    space_seconds = timer() - space_start
+
+    if "diversity" in families:
+        start = timer()
+        real_z, synth_z, _, idx_r, idx_s = space
+        results["diversity"] = _diversity(
+            real_z, synth_z, yr, ys, idx_r, idx_s, k, _category_coverage(real, synth, kinds)
+        )
+        results["diversity"].seconds = timer() - start + space_seconds
+
+    if "detection" in families:
+        start = timer()
+        results["detection"] = _detection_family(real, synth, kinds, max_rows, rngs["detection"])
+        results["detection"].seconds = timer() - start
+
+    if "privacy" in families:
+        start = timer()
+        real_z, synth_z, hold_z, _, _ = space
+        results["privacy"] = _privacy(
+            real, synth, holdout, kinds, real_z, synth_z, hold_z, rngs["privacy"], plot_data
+        )
+        results["privacy"].seconds = (
+            timer() - start + (0.0 if "diversity" in families else space_seconds)
+        )
+
+    if "utility" in families:
+        start = timer()
+        results["utility"] = _utility_family(
+            real, yr, synth, ys, holdout, yh, kinds, estimator, rngs["utility"]
+        )
+        results["utility"].seconds = timer() - start
+
+    subsampled = [
+        name
+        for name, frame in (("real_train", real), ("synthetic", synth), ("real_holdout", holdout))
+        if frame is not None and len(frame) > max_rows
+    ]
+    if subsampled and any(f in families for f in ("diversity", "privacy", "detection")):
+        notes.append(
+            f"{', '.join(subsampled)} subsampled to {max_rows:,} rows for the k-NN metrics and "
+            "detection (seeded; raise max_rows for more)."
+        )
+    info = {
+        "n_real": len(real),
+        "n_synthetic": len(synth),
+        "n_holdout": 0 if holdout is None else len(holdout),
+        "n_columns": real.shape[1],
+        "columns": [str(c) for c in real.columns],
+        "column_kinds": {str(c): v for c, v in kinds.items()},
+        "labels": yr is not None,
+        "max_rows": max_rows,
+        "k": k,
+        "features": bool(features),
+        "random_state": seed,
+        "families": list(results),
+        "seconds": {f: r.seconds for f, r in results.items()},
+    }
+    return Report(results, info, notes, plot_data)
