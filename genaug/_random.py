@@ -45,7 +45,8 @@ def resolve_seed(random_state: object, argument: str = "random_state") -> int:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(0, 2**31 - 1))
     raise InvalidParameterError(
-        f"{argument} must be None, an integer or a numpy Generator; got {type(random_state).__name__}."
+        f"{argument} must be None, an integer or a numpy Generator; "
+        f"got {type(random_state).__name__}."
     )
 
 

@@ -76,7 +76,9 @@ def is_int_tuple(value: Any) -> bool:
     return (
         isinstance(value, (list, tuple))
         and len(value) > 0
-        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value)
+        and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value
+        )
     )
 
 

@@ -38,6 +38,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_file(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` and move the finished file onto ``path`` in one rename.
 
@@ -49,6 +55,8 @@ def atomic_write_file(path: str | os.PathLike, write: Callable[[Path], None]) ->
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        os.chmod(tmp_path, 0o666 & ~_current_umask())
         write(tmp_path)
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -71,11 +79,13 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> 
         raise FileExistsError(f"{path} exists and is not a folder.")
     if path.is_dir() and any(path.iterdir()) and not (path / CONFIG_NAME).exists():
         raise FileExistsError(
-            f"{path} is a non-empty folder that does not hold a genaug model; refusing to replace it."
+            f"{path} is a non-empty folder that does not hold a genaug model; "
+            "refusing to replace it."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_current_umask())
         write(tmp)
         for child in tmp.iterdir():
             with open(child, "rb") as fh:

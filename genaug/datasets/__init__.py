@@ -44,7 +44,9 @@ def load_adult(split: str = "train", return_X_y: bool = False, as_frame: bool = 
     DataFrame, or (DataFrame, Series) when ``return_X_y``.
     """
     if not as_frame:
-        raise ValueError("Adult has text columns; load_adult only returns DataFrames (as_frame=True).")
+        raise ValueError(
+            "Adult has text columns; load_adult only returns DataFrames (as_frame=True)."
+        )
     files = {"train": "adult.csv.gz", "test": "adult_test.csv.gz"}
     if split not in files:
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}.")

@@ -34,6 +34,15 @@ def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
 
 
+def kl_gaussians(
+    mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
+) -> torch.Tensor:
+    """Per-row ``KL(N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p)))`` for diagonal Gaussians."""
+    ratio = torch.exp(logvar_q - logvar_p)
+    diff2 = (mu_q - mu_p).pow(2) * torch.exp(-logvar_p)
+    return 0.5 * (ratio + diff2 - 1.0 - logvar_q + logvar_p).sum(dim=1)
+
+
 def reconstruction_nll(
     recon: torch.Tensor, x: torch.Tensor, log_sigma: torch.Tensor, layout: SpanLayout
 ) -> torch.Tensor:
@@ -67,11 +76,14 @@ def elbo_loss(
     log_sigma: torch.Tensor,
     layout: SpanLayout,
     beta: float = 1.0,
+    prior: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Negative ELBO averaged over the batch, and its two parts.
 
     ``beta`` weighs the KL term (``beta=1`` is the ELBO proper; ``beta < 1`` trades a looser
-    bound for sharper reconstructions, as in beta-VAE with beta below one).
+    bound for sharper reconstructions, as in beta-VAE with beta below one). ``prior`` gives
+    the mean and log-variance of a conditional prior ``p(z | c)`` per row; without it the
+    prior is ``N(0, I)``.
 
     Returns
     -------
@@ -79,6 +91,9 @@ def elbo_loss(
     parts : dict with the detached "reconstruction" and "kl" means
     """
     rec = reconstruction_nll(recon, x, log_sigma, layout).mean()
-    kl = kl_standard_normal(mu, logvar).mean()
+    if prior is None:
+        kl = kl_standard_normal(mu, logvar).mean()
+    else:
+        kl = kl_gaussians(mu, logvar, prior[0], prior[1]).mean()
     loss = rec + beta * kl
     return loss, {"reconstruction": rec.detach(), "kl": kl.detach()}

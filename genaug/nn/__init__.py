@@ -1,7 +1,8 @@
 """Networks: building blocks that know about tensors only."""
 
+from genaug.nn.critic import Critic, dropout
 from genaug.nn.init import init_parameters
 from genaug.nn.mlp import MLP, ResidualMLP
 from genaug.nn.spans import SpanLayout
 
-__all__ = ["MLP", "ResidualMLP", "SpanLayout", "init_parameters"]
+__all__ = ["MLP", "Critic", "ResidualMLP", "SpanLayout", "dropout", "init_parameters"]

@@ -9,6 +9,7 @@ weights depend on the synthesizer's seed alone.
 from __future__ import annotations
 
 import math
+
 import torch
 from torch import nn
 

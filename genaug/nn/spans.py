@@ -38,6 +38,8 @@ class SpanLayout:
             mask[i, : s.size] = True
         self.cat_index = index.to(device)
         self.cat_mask = mask.to(device)
+        self.cat_start = torch.tensor([s.start for s in cat], dtype=torch.long, device=device)
+        self.cat_size = torch.tensor([s.size for s in cat], dtype=torch.long, device=device)
         self.categorical_columns = torch.tensor(
             [j for s in cat for j in range(s.start, s.stop)], dtype=torch.long, device=device
         )
@@ -59,7 +61,7 @@ class SpanLayout:
         return -(logp.masked_fill(~self.cat_mask, 0.0) * t).sum(dim=(1, 2))
 
     def softmax(self, logits: torch.Tensor) -> torch.Tensor:
-        """Replace each categorical span of ``logits`` by its softmax; continuous parts unchanged."""
+        """Softmax of each categorical span of ``logits``; continuous parts unchanged."""
         if self.n_categorical == 0:
             return logits
         probs = F.softmax(self._gather(logits), dim=-1)
@@ -72,26 +74,37 @@ class SpanLayout:
         if self.n_categorical == 0:
             return logits
         g = self._gather(logits)
-        u = torch.rand(g.shape, generator=generator, device=g.device, dtype=g.dtype)
-        gumbel = -torch.log(-torch.log(u.clamp_min(1e-10)).clamp_min(1e-10))
-        probs = F.softmax((g + gumbel) / tau, dim=-1)
+        probs = F.softmax((g + _gumbel(g, generator)) / tau, dim=-1)
         return self._scatter(logits, probs)
 
     def sample_one_hot(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Draw one category per span from its softmax and return the one-hot rows.
 
-        Uses the Gumbel-max trick, so the draw is exact and vectorised over rows and spans.
+        Exact inverse-CDF draws, one uniform number per span and row, vectorised over both.
         """
         if self.n_categorical == 0:
             return logits
-        g = self._gather(logits)
-        u = torch.rand(g.shape, generator=generator, device=g.device, dtype=g.dtype)
-        choice = (g - torch.log(-torch.log(u.clamp_min(1e-12)).clamp_min(1e-12))).argmax(-1)
-        one_hot = F.one_hot(choice, g.shape[-1]).to(logits.dtype)
-        return self._scatter(logits, one_hot)
+        probs = F.softmax(self._gather(logits), dim=-1)
+        u = torch.rand(probs.shape[:2], generator=generator, device=probs.device)
+        cdf = probs.cumsum(dim=-1)
+        choice = (cdf < u.unsqueeze(-1).to(cdf.dtype)).sum(dim=-1)
+        # Rounding can leave the last cumulative value a hair below u.
+        choice = torch.minimum(choice, self.cat_size - 1)
+        out = logits.clone()
+        out[:, self.categorical_columns] = 0.0
+        out.scatter_(1, self.cat_start + choice, 1.0)
+        return out
 
     def _scatter(self, base: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         out = base.clone()
         rows = values[:, self.cat_mask]  # (B, n_categorical_columns) in span order
         out[:, self.categorical_columns] = rows
         return out
+
+
+def _gumbel(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Standard Gumbel noise of ``like``'s shape: ``-log(E)`` with ``E ~ Exp(1)``."""
+    tiny = torch.finfo(like.dtype).tiny
+    u = torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+    exponential = -torch.log(u.clamp_min(tiny))
+    return -torch.log(exponential.clamp_min(tiny))

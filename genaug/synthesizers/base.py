@@ -68,6 +68,16 @@ _COMMON_CONSTRAINTS: dict[str, list] = {
 }
 
 
+# Small tables get smaller batches, so that an epoch has at least this many steps: a fixed
+# batch of 500 would give a table of 300 rows one step per epoch and leave it untrained.
+MIN_STEPS_PER_EPOCH = 10
+
+
+def effective_batch_size(batch_size: int, n_rows: int) -> int:
+    """Rows per training step: ``batch_size``, or less on tables of under 10 batches."""
+    return int(max(2, min(batch_size, math.ceil(n_rows / MIN_STEPS_PER_EPOCH))))
+
+
 def _py(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -128,6 +138,23 @@ class BaseSynthesizer(BaseEstimator):
     ) -> torch.Tensor:
         raise NotImplementedError
 
+    def _prepare_training(
+        self, data: torch.Tensor, cond: torch.Tensor | None, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        """Called once before the first epoch with the whole encoded training set.
+
+        A family that draws its own batches (e.g. training-by-sampling) or holds out rows for
+        validation prepares its index tables here. It may return ``(data, cond)`` to train on
+        instead (e.g. without the held-out rows); ``None`` keeps them.
+        """
+        return None
+
+    def _finish_training(self) -> None:
+        """Called once after the last epoch, also when training stops early or fails.
+
+        A family restores its best weights or drops references to the training data here.
+        """
+
     def _on_epoch_end(self, epoch: int, losses: dict[str, float]) -> bool:
         """Called after each epoch with its mean losses; return True to stop training."""
         return False
@@ -158,7 +185,7 @@ class BaseSynthesizer(BaseEstimator):
             return None
         if isinstance(y, pd.DataFrame):
             if y.shape[1] != 1:
-                raise InvalidDataError("y must be one column of labels; got a DataFrame of several.")
+                raise InvalidDataError("y must be one column of labels; got several columns.")
             y = y.iloc[:, 0]
         name = y.name if isinstance(y, pd.Series) else None
         dtype = str(y.dtype) if isinstance(y, pd.Series) else None
@@ -222,7 +249,7 @@ class BaseSynthesizer(BaseEstimator):
             discrete_columns=self.discrete_columns,
             continuous_encoding=self.continuous_encoding,
             random_state=derive_seed(seed, 0),
-        ).fit(frame)
+        ).fit(X)  # X itself, so that the codec returns arrays for arrays
         encoded = codec.transform(frame, random_state=derive_seed(seed, 1))
 
         self.seed_ = seed
@@ -269,9 +296,21 @@ class BaseSynthesizer(BaseEstimator):
     def _train(
         self, data: torch.Tensor, cond: torch.Tensor | None, generator: torch.Generator
     ) -> None:
+        prepared = self._prepare_training(data, cond, generator)
+        if prepared is not None:
+            data, cond = prepared
+        try:
+            self._train_epochs(data, cond, generator)
+        finally:
+            self._finish_training()
+        self._set_train(False)
+
+    def _train_epochs(
+        self, data: torch.Tensor, cond: torch.Tensor | None, generator: torch.Generator
+    ) -> None:
         optimizers = self._make_optimizers()
         n = data.shape[0]
-        batch = min(self.batch_size, n)
+        batch = effective_batch_size(self.batch_size, n)
         # Whole batches only: a trailing batch of one row would break batch normalisation.
         n_batches = max(1, n // batch)
         self.history_ = {"epoch": []}
@@ -308,7 +347,6 @@ class BaseSynthesizer(BaseEstimator):
                 bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()}, refresh=False)
             if self._on_epoch_end(epoch + 1, means):
                 break
-        self._set_train(False)
 
     # ---------------------------------------------------------- sample
     def _check_is_fitted(self) -> None:
@@ -317,8 +355,13 @@ class BaseSynthesizer(BaseEstimator):
                 f"This {type(self).__name__} is not fitted yet; call fit(X, y) before sample()."
             )
 
-    def _sample_labels(self, n: int, y: Any, generator: torch.Generator) -> torch.Tensor | None:
-        """Integer class codes for ``n`` rows as asked by ``y`` (exact counts, no rejection)."""
+    def _label_plan(self, n: int, y: Any) -> tuple | None:
+        """Validate ``y`` for ``n`` rows and say how each chunk's labels are made.
+
+        Returns ``None`` (no labels), ``("prior",)``, ``("fixed", code)`` or
+        ``("counts", codes, ends)`` where row ``i`` gets ``codes[searchsorted(ends, i)]``;
+        no per-row vector of length ``n`` is ever built, so ``n`` may exceed memory.
+        """
         if self.classes_ is None:
             if y is not None:
                 raise InvalidParameterError(
@@ -327,23 +370,35 @@ class BaseSynthesizer(BaseEstimator):
                 )
             return None
         if y is None:
-            prior = torch.as_tensor(self.class_prior_, dtype=torch.float64, device=generator.device)
-            return torch.multinomial(prior, n, replacement=True, generator=generator).cpu()
+            return ("prior",)
         if isinstance(y, Mapping):
-            counts = {self._class_code(label): count for label, count in y.items()}
             for label, count in y.items():
                 if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 0:
                     raise InvalidParameterError(
                         f"y[{label!r}] must be a non-negative integer count; got {count!r}."
                     )
-            if sum(counts.values()) != n:
-                raise InvalidParameterError(
-                    f"The counts in y add up to {sum(counts.values())}, but n={n}."
-                )
-            return torch.cat(
-                [torch.full((int(c),), code, dtype=torch.long) for code, c in counts.items()]
-            )
-        return torch.full((n,), self._class_code(y), dtype=torch.long)
+            codes = [self._class_code(label) for label in y]
+            counts = [int(c) for c in y.values()]
+            if sum(counts) != n:
+                raise InvalidParameterError(f"The counts in y add up to {sum(counts)}, but n={n}.")
+            return ("counts", torch.tensor(codes), torch.tensor(np.cumsum(counts)))
+        return ("fixed", self._class_code(y))
+
+    def _chunk_labels(
+        self, plan: tuple | None, start: int, stop: int, generator: torch.Generator
+    ) -> torch.Tensor | None:
+        """Class codes of rows ``start..stop-1`` under ``plan`` (CPU LongTensor)."""
+        if plan is None:
+            return None
+        if plan[0] == "prior":
+            prior = torch.as_tensor(self.class_prior_, dtype=torch.float64, device=generator.device)
+            draws = torch.multinomial(prior, stop - start, replacement=True, generator=generator)
+            return draws.cpu()
+        if plan[0] == "fixed":
+            return torch.full((stop - start,), plan[1], dtype=torch.long)
+        _, codes, ends = plan
+        rows = torch.arange(start, stop)
+        return codes[torch.searchsorted(ends, rows, right=True)]
 
     def _class_code(self, label: Any) -> int:
         matches = np.flatnonzero(self.classes_ == label)
@@ -415,43 +470,51 @@ class BaseSynthesizer(BaseEstimator):
         """
         self._check_is_fitted()
         n = self._check_n(n)
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise InvalidParameterError(f"chunk_size must be a positive integer; got {chunk_size!r}.")
+        if (
+            isinstance(chunk_size, bool)
+            or not isinstance(chunk_size, (int, np.integer))
+            or chunk_size < 1
+        ):
+            raise InvalidParameterError(
+                f"chunk_size must be a positive integer; got {chunk_size!r}."
+            )
         self._check_conditions(conditions)
+        plan = self._label_plan(n, y)
         generator = torch_generator(self._resolve_sample_seed(random_state), self.device_)
-        labels = self._sample_labels(n, y, generator)
-        yield from self._sample_chunks(n, labels, conditions, generator, int(chunk_size))
+        # Validation above runs now; the rows are made lazily, chunk by chunk.
+        return self._sample_chunks(n, plan, conditions, generator, int(chunk_size))
 
-    def _sample_chunks(self, n, labels, conditions, generator, chunk_size) -> Iterator[Any]:
-        self._set_train(False)
-        pending: list[np.ndarray] = []
+    def _sample_chunks(self, n, plan, conditions, generator, chunk_size) -> Iterator[Any]:
+        pending: list[tuple[np.ndarray, np.ndarray | None]] = []
         pending_rows = 0
-        start = emitted = 0
-        with torch.no_grad():
-            while start < n:
-                stop = min(start + SAMPLE_CHUNK, n)
-                c = None
-                if labels is not None:
-                    c = torch.nn.functional.one_hot(labels[start:stop], self.cond_dim_)
-                    c = c.float().to(self.device_)
+        start = 0
+        while start < n:
+            stop = min(start + SAMPLE_CHUNK, n)
+            labels = self._chunk_labels(plan, start, stop, generator)
+            c = None
+            if labels is not None:
+                c = torch.nn.functional.one_hot(labels, self.cond_dim_).float().to(self.device_)
+            self._set_train(False)
+            with torch.no_grad():
                 rows = self._generate(stop - start, c, generator, conditions)
-                pending.append(rows.float().cpu().numpy())
-                pending_rows += stop - start
-                start = stop
-                while pending_rows >= chunk_size or (start >= n and pending_rows > 0):
-                    block = np.concatenate(pending) if len(pending) > 1 else pending[0]
-                    take = min(chunk_size, pending_rows)
-                    yield self._finish_chunk(block[:take], labels, emitted, emitted + take)
-                    emitted += take
-                    rest = block[take:]
-                    pending = [rest] if len(rest) else []
-                    pending_rows -= take
+            pending.append((rows.float().cpu().numpy(), None if labels is None else labels.numpy()))
+            pending_rows += stop - start
+            start = stop
+            while pending_rows >= chunk_size or (start >= n and pending_rows > 0):
+                block = np.concatenate([p[0] for p in pending])
+                codes = None if plan is None else np.concatenate([p[1] for p in pending])
+                take = min(chunk_size, pending_rows)
+                yield self._finish_chunk(block[:take], None if codes is None else codes[:take])
+                pending = [] if take == len(block) else [
+                    (block[take:], None if codes is None else codes[take:])
+                ]
+                pending_rows -= take
 
-    def _finish_chunk(self, block: np.ndarray, labels, lo: int, hi: int) -> Any:
+    def _finish_chunk(self, block: np.ndarray, codes: np.ndarray | None) -> Any:
         X = self.codec_.inverse_transform(block)
-        if labels is None:
+        if codes is None:
             return X
-        return X, self._decode_labels(labels[lo:hi].numpy())
+        return X, self._decode_labels(codes)
 
     def sample(
         self,
@@ -485,8 +548,10 @@ class BaseSynthesizer(BaseEstimator):
         y : Series or ndarray
             Only when the synthesizer was fitted with labels: the labels of the rows.
         """
-        chunks = list(self.iter_sample(n, y, conditions=conditions, random_state=random_state, chunk_size=n))
-        return chunks[0]
+        chunks = self.iter_sample(
+            n, y, conditions=conditions, random_state=random_state, chunk_size=n
+        )
+        return next(chunks)
 
     # ------------------------------------------------------- save/load
     def _state(self) -> dict[str, Any]:
@@ -552,7 +617,9 @@ class BaseSynthesizer(BaseEstimator):
         allowed = set(cls._get_param_names())
         unknown = set(params) - allowed
         if unknown:
-            raise ModelFileError(f"config.json has parameters {sorted(unknown)} that {cls.__name__} lacks.")
+            raise ModelFileError(
+                f"config.json has parameters {sorted(unknown)} that {cls.__name__} lacks."
+            )
         signature = inspect.signature(cls.__init__).parameters
         for key, value in list(params.items()):
             default = signature[key].default
@@ -662,7 +729,8 @@ def load(path: str) -> BaseSynthesizer:
     cls = BaseSynthesizer._registry.get(name) if isinstance(name, str) else None
     if cls is None:
         raise ModelFileError(
-            f"{path}: unknown synthesizer class {name!r}; known: {sorted(BaseSynthesizer._registry)}."
+            f"{path}: unknown synthesizer class {name!r}; "
+            f"known: {sorted(BaseSynthesizer._registry)}."
         )
     params, state = config.get("params"), config.get("state")
     if not isinstance(params, dict) or not isinstance(state, dict):

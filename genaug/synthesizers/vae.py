@@ -6,14 +6,13 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
 from genaug._validation import Interval, Satisfies, is_int_tuple
-from genaug.exceptions import InvalidDataError
 from genaug.models.vae import elbo_loss, reparameterize
 from genaug.nn.mlp import MLP
+from genaug.synthesizers._mixins import LatentEncoderMixin
 from genaug.synthesizers.base import BaseSynthesizer
 
 _LOG_SIGMA_MIN, _LOG_SIGMA_MAX = math.log(0.01), math.log(1.0)
@@ -31,25 +30,44 @@ class _GaussianDecoder(nn.Module):
         return self.net(z)
 
 
+class _ConditionalPrior(nn.Module):
+    """A learned Gaussian ``p(z | c)`` per class: mean and log-variance from the one-hot label."""
+
+    def __init__(self, cond_dim: int, latent_dim: int) -> None:
+        super().__init__()
+        self.table = nn.Linear(cond_dim, 2 * latent_dim, bias=False)
+
+    def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.table(c).chunk(2, dim=1)
+        return mu, logvar
+
+
 def _cat(a: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
     return a if c is None else torch.cat([a, c], dim=1)
 
 
-class VAESynthesizer(BaseSynthesizer):
+class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
     """Tabular synthesizer trained as a (conditional) variational autoencoder.
 
     The encoder maps a row and its label to a Gaussian over latent codes; the decoder maps a
     code and a label back to a distribution over rows (a Gaussian per continuous value, a
-    categorical per one-hot span). Training maximises the ELBO (see
-    :mod:`genaug.models.vae`); sampling draws ``z ~ N(0, I)`` and then a row from the decoder's
-    distribution, so the categorical draws and continuous noise give the sample its variety.
+    categorical per one-hot span). Training maximises the ELBO (see :mod:`genaug.models.vae`).
+    With labels, the prior is learned per class, ``p(z | c) = N(mu_c, diag(sigma_c^2))`` (the
+    conditional VAE of Sohn et al., 2015, with a prior network): under a fixed ``N(0, I)``
+    prior the class leaks into ``z``, the decoder learns to ignore the label, and
+    class-conditional samples come out class-agnostic. Sampling draws ``z`` from the (class)
+    prior and then a row from the decoder's distribution, so the categorical draws and the
+    continuous noise give the sample its variety. (Drawing ``z`` instead from Gaussian
+    mixtures fitted to the training codes after training, as in Ghosh et al., 2020, was
+    measured and dropped: on the quick benchmark it lowered Adult's PR-AUC from 0.39 to 0.29.)
 
     Parameters
     ----------
     epochs : int, default=100
         Passes over the training data.
     batch_size : int, default=500
-        Rows per gradient step.
+        Rows per gradient step; tables of fewer than ``10 * batch_size`` rows use
+        ``ceil(n_rows / 10)`` so that every epoch has at least 10 steps.
     learning_rate : float, default=1e-3
         Adam's step size.
     weight_decay : float, default=1e-5
@@ -75,6 +93,8 @@ class VAESynthesizer(BaseSynthesizer):
     ----------
     encoder_, decoder_ : torch.nn.Module
         The trained networks.
+    prior_ : torch.nn.Module
+        The learned class-conditional prior (only when fitted with labels).
     See :class:`~genaug.synthesizers.base.BaseSynthesizer` for the attributes every
     synthesizer has (``codec_``, ``classes_``, ``history_``...).
 
@@ -129,7 +149,7 @@ class VAESynthesizer(BaseSynthesizer):
 
     def _make_networks(self) -> dict[str, nn.Module]:
         n_cont = int(self.layout_.continuous_index.numel())
-        return {
+        networks: dict[str, nn.Module] = {
             "encoder_": MLP(
                 self.data_dim_ + self.cond_dim_, tuple(self.encoder_hidden), 2 * self.latent_dim
             ),
@@ -137,9 +157,12 @@ class VAESynthesizer(BaseSynthesizer):
                 self.latent_dim + self.cond_dim_, tuple(self.decoder_hidden), self.data_dim_, n_cont
             ),
         }
+        if self.cond_dim_:
+            networks["prior_"] = _ConditionalPrior(self.cond_dim_, self.latent_dim)
+        return networks
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        params = list(self.encoder_.parameters()) + list(self.decoder_.parameters())
+        params = [p for m in self._modules().values() for p in m.parameters()]
         return {
             "vae": torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
         }
@@ -151,8 +174,9 @@ class VAESynthesizer(BaseSynthesizer):
         mu, logvar = self._encode_stats(x, c)
         z = reparameterize(mu, logvar, generator)
         recon = self.decoder_(_cat(z, c))
+        prior = None if c is None else self.prior_(c)
         loss, parts = elbo_loss(
-            recon, x, mu, logvar, self.decoder_.log_sigma, self.layout_, beta=self.beta
+            recon, x, mu, logvar, self.decoder_.log_sigma, self.layout_, self.beta, prior
         )
         opt = optimizers["vae"]
         opt.zero_grad(set_to_none=True)
@@ -170,6 +194,9 @@ class VAESynthesizer(BaseSynthesizer):
         conditions: Mapping[str, Any] | None = None,
     ) -> torch.Tensor:
         z = torch.randn((n, self.latent_dim), generator=generator, device=self.device_)
+        if c is not None:
+            mu, logvar = self.prior_(c)
+            z = mu + torch.exp(0.5 * logvar) * z
         recon = self.decoder_(_cat(z, c))
         out = self.layout_.sample_one_hot(recon, generator)
         idx = self.layout_.continuous_index
@@ -178,37 +205,3 @@ class VAESynthesizer(BaseSynthesizer):
             noise = torch.randn((n, idx.numel()), generator=generator, device=self.device_)
             out[:, idx] = recon[:, idx] + sigma * noise
         return out
-
-    def encode(self, X: Any, y: Any = None) -> np.ndarray:
-        """Latent means of the rows of ``X`` (embeddings for search, plots or interpolation).
-
-        Parameters
-        ----------
-        X : DataFrame or array-like
-            Rows with the training columns; unseen categories are encoded as all-zero spans.
-        y : array-like, optional
-            Their labels; required when the synthesizer was fitted with labels.
-
-        Returns
-        -------
-        ndarray of shape (n_rows, latent_dim)
-        """
-        self._check_is_fitted()
-        encoded = torch.from_numpy(
-            self.codec_.transform(X, handle_unknown="ignore", random_state=self.seed_)
-        ).to(self.device_)
-        c = None
-        if self.classes_ is not None:
-            if y is None:
-                raise InvalidDataError(
-                    "This synthesizer was fitted with labels; pass y to encode(X, y)."
-                )
-            y_arr = np.asarray(y).ravel()
-            if y_arr.shape[0] != encoded.shape[0]:
-                raise InvalidDataError(f"X has {encoded.shape[0]} rows but y has {y_arr.shape[0]}.")
-            idx = torch.from_numpy(self._label_codes(y_arr))
-            c = torch.nn.functional.one_hot(idx, self.cond_dim_).float().to(self.device_)
-        self._set_train(False)
-        with torch.no_grad():
-            mu, _ = self._encode_stats(encoded, c)
-        return mu.cpu().numpy()

@@ -1,0 +1,174 @@
+"""Behaviour shared by some synthesizer families but not all: encoding rows into the latent
+space (VAE, VAE-GAN) and early stopping on sample quality (GAN, VAE-GAN)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from genaug._random import derive_seed, torch_generator
+from genaug._validation import Interval, Satisfies
+from genaug.exceptions import InvalidDataError
+from genaug.synthesizers.base import SAMPLE_CHUNK
+
+EARLY_STOPPING_CONSTRAINTS: dict[str, list] = {
+    "early_stopping": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
+    "validation_fraction": [Interval(float, 0, 1, closed="neither")],
+    "validation_every": [Interval(int, 1, None)],
+    "patience": [Interval(int, 1, None)],
+}
+
+# Rows of the held-out slice scored at each check (and as many synthetic rows): enough for a
+# stable detection AUC, few enough that a check costs a small fraction of an epoch, and
+# fewer than one sampling chunk so that the synthetic rows come from one forward pass.
+MAX_VALIDATION_ROWS = min(5000, SAMPLE_CHUNK)
+
+
+class LatentEncoderMixin:
+    """Adds :meth:`encode` to a synthesizer with an encoder network.
+
+    The family supplies ``_encode_stats(x, c) -> (mu, logvar)`` on encoded rows ``x`` and
+    label one-hots ``c`` (``None`` without labels).
+    """
+
+    def encode(self, X: Any, y: Any = None) -> np.ndarray:
+        """Latent means of the rows of ``X`` (embeddings for search, plots or interpolation).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            Rows with the training columns; unseen categories are encoded as all-zero spans.
+        y : array-like, optional
+            Their labels; required when the synthesizer was fitted with labels.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, latent_dim)
+        """
+        self._check_is_fitted()
+        encoded = torch.from_numpy(
+            self.codec_.transform(X, handle_unknown="ignore", random_state=self.seed_)
+        ).to(self.device_)
+        c = None
+        if self.classes_ is not None:
+            if y is None:
+                raise InvalidDataError(
+                    "This synthesizer was fitted with labels; pass y to encode(X, y)."
+                )
+            y_arr = np.asarray(y).ravel()
+            if y_arr.shape[0] != encoded.shape[0]:
+                raise InvalidDataError(f"X has {encoded.shape[0]} rows but y has {y_arr.shape[0]}.")
+            idx = torch.from_numpy(self._label_codes(y_arr))
+            c = torch.nn.functional.one_hot(idx, self.cond_dim_).float().to(self.device_)
+        self._set_train(False)
+        with torch.no_grad():
+            mu, _ = self._encode_stats(encoded, c)
+        return mu.cpu().numpy()
+
+
+class EarlyStoppingMixin:
+    """Stop training on sample quality, keeping the best weights.
+
+    With ``early_stopping=True``, a ``validation_fraction`` of the training rows is held out
+    of training. Every ``validation_every`` epochs (and after the last one) the synthesizer
+    draws as many rows as the held-out slice has (at most ``MAX_VALIDATION_ROWS``) and scores
+    them against it with :func:`genaug.metrics.detection.detection_auc` in the encoded space
+    (labels appended as one-hot columns): the AUC of a classifier telling real from
+    synthetic, lower is better, 0.5 ideal. The weights of the best check are kept; training
+    stops after ``patience`` checks without improvement. ``history_["validation_epoch"]`` and
+    ``history_["validation_detection_auc"]`` hold the curve and ``best_epoch_`` the epoch
+    whose weights were kept.
+
+    The family's ``_prepare_training`` and ``_finish_training``, if it has them, must call
+    ``super()``.
+    """
+
+    def _prepare_training(
+        self, data: torch.Tensor, cond: torch.Tensor | None, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        self.best_epoch_ = None
+        self._validation = None
+        if not self.early_stopping:
+            return None
+        n = data.shape[0]
+        n_val = round(self.validation_fraction * n)
+        if n_val < 2 or n - n_val < 2:
+            raise InvalidDataError(
+                f"early_stopping with validation_fraction={self.validation_fraction} leaves "
+                f"{n_val} held-out and {n - n_val} training rows out of {n}; both need at "
+                "least 2. Use more rows, another validation_fraction, or early_stopping=False."
+            )
+        perm = torch.randperm(n, generator=generator, device=data.device)
+        held, kept = perm[:n_val], perm[n_val:]
+        real = data[held[:MAX_VALIDATION_ROWS]]
+        if cond is not None:
+            real = torch.cat([real, cond[held[:MAX_VALIDATION_ROWS]]], dim=1)
+        self._validation = {
+            "real": real.cpu().numpy(),
+            "best_score": math.inf,
+            "best_state": None,
+            "bad_checks": 0,
+            "checks": 0,
+        }
+        return data[kept], None if cond is None else cond[kept]
+
+    def _validation_score(self) -> float:
+        from genaug.metrics.detection import detection_auc
+
+        state = self._validation
+        n = state["real"].shape[0]
+        seed = derive_seed(self.seed_, 5, state["checks"])
+        generator = torch_generator(seed, self.device_)
+        labels = self._chunk_labels(self._label_plan(n, None), 0, n, generator)
+        c = None
+        if labels is not None:
+            c = torch.nn.functional.one_hot(labels, self.cond_dim_).float().to(self.device_)
+        self._set_train(False)
+        with torch.no_grad():
+            fake = self._generate(n, c, generator)  # n <= SAMPLE_CHUNK: one forward pass
+        self._set_train(True)
+        if c is not None:
+            fake = torch.cat([fake, c], dim=1)
+        return float(
+            detection_auc(state["real"], fake.float().cpu().numpy(), n_splits=3, random_state=seed)
+        )
+
+    def _on_epoch_end(self, epoch: int, losses: dict[str, float]) -> bool:
+        stop = super()._on_epoch_end(epoch, losses)
+        state = self._validation
+        if state is None or (epoch % self.validation_every and epoch != self.epochs):
+            return stop
+        score = self._validation_score()
+        state["checks"] += 1
+        self.history_.setdefault("validation_epoch", []).append(epoch)
+        self.history_.setdefault("validation_detection_auc", []).append(score)
+        if score < state["best_score"]:
+            state["best_score"] = score
+            state["bad_checks"] = 0
+            self.best_epoch_ = epoch
+            state["best_state"] = {
+                name: copy.deepcopy(module.state_dict()) for name, module in self._modules().items()
+            }
+        else:
+            state["bad_checks"] += 1
+        return stop or state["bad_checks"] >= self.patience
+
+    def _finish_training(self) -> None:
+        super()._finish_training()
+        state = getattr(self, "_validation", None)
+        if state is not None and state["best_state"] is not None:
+            for name, module in self._modules().items():
+                module.load_state_dict(state["best_state"][name])
+        self._validation = None
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {**super()._extra_state(), "best_epoch": self.best_epoch_}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        super()._load_extra_state(state)
+        best = state["best_epoch"]
+        self.best_epoch_ = None if best is None else int(best)

@@ -1,0 +1,72 @@
+"""Shared fixtures: small generated tables with every column kind (no files needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+# Tests are many small trainings: one thread avoids oversubscribing the CI's two cores and
+# keeps CPU results bitwise repeatable.
+torch.set_num_threads(1)
+
+
+def make_mixed_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A frame with integer, float, point-mass, categorical, string, boolean, nullable and
+    datetime columns, with missing values in several of them."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, n),
+            "income": np.round(rng.lognormal(10, 1, n), 2),
+            "gain": np.where(rng.random(n) < 0.8, 0, rng.integers(1, 10_000, n)),
+            "color": pd.Categorical(
+                rng.choice(["red", "green", "blue"], n, p=[0.6, 0.3, 0.1]),
+                categories=["red", "green", "blue", "violet"],
+            ),
+            "city": rng.choice(["Paris", "Lima", "Oslo", "Pune"], n),
+            "member": rng.random(n) < 0.3,
+            "score": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+            "flag": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+            "when": pd.Timestamp("2020-01-01")
+            + pd.to_timedelta(rng.integers(0, 1000, n), unit="D"),
+            "ratio": rng.normal(0, 1, n),
+        }
+    )
+    frame["city"] = frame["city"].astype("string")
+    frame.loc[rng.random(n) < 0.1, "income"] = np.nan
+    frame.loc[rng.random(n) < 0.1, "city"] = pd.NA
+    frame.loc[rng.random(n) < 0.1, "score"] = pd.NA
+    frame.loc[rng.random(n) < 0.05, "flag"] = pd.NA
+    frame.loc[rng.random(n) < 0.05, "color"] = np.nan
+    return frame
+
+
+@pytest.fixture
+def mixed_frame() -> pd.DataFrame:
+    return make_mixed_frame()
+
+
+def make_labelled(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """A two-class table where the class shifts a numeric column and a category."""
+    rng = np.random.default_rng(seed)
+    y = np.where(rng.random(n) < 0.25, "rare", "common")
+    rare = y == "rare"
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(np.where(rare, 3.0, -1.0), 0.5),
+            "k": np.where(
+                rare,
+                rng.choice(["a", "b"], n, p=[0.9, 0.1]),
+                rng.choice(["a", "b"], n, p=[0.1, 0.9]),
+            ),
+            "m": rng.integers(0, 100, n),
+        }
+    )
+    return X, pd.Series(y, name="label")
+
+
+@pytest.fixture
+def labelled() -> tuple[pd.DataFrame, pd.Series]:
+    return make_labelled()

@@ -1,0 +1,205 @@
+"""TabularCodec: kinds, round trips, point masses, rounding, dtypes, state, errors."""
+
+from __future__ import annotations
+
+import json
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from genaug.data import TabularCodec
+from genaug.exceptions import InvalidDataError, InvalidParameterError, ModelFileError
+
+from .conftest import make_mixed_frame
+
+
+def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
+    both_missing = a.isna().to_numpy() & b.isna().to_numpy()
+    equal = (a.astype(object) == b.astype(object)).fillna(False).to_numpy(dtype=bool)
+    return equal | both_missing
+
+
+@pytest.mark.parametrize("encoding", ["quantile", "mode"])
+def test_round_trip_keeps_columns_dtypes_and_values(mixed_frame, encoding):
+    codec = TabularCodec(continuous_encoding=encoding, random_state=0).fit(mixed_frame)
+    back = codec.inverse_transform(codec.transform(mixed_frame, random_state=0))
+    assert list(back.columns) == list(mixed_frame.columns)
+    assert back.dtypes.equals(mixed_frame.dtypes)
+    assert back["color"].cat.categories.tolist() == ["red", "green", "blue", "violet"]
+    # Categories, point masses and missing values come back exactly.
+    for col in ["color", "city", "member", "flag", "score"]:
+        assert _same(mixed_frame[col], back[col]).all(), col
+    assert (back["gain"] == 0).sum() == (mixed_frame["gain"] == 0).sum()
+    assert back["income"].isna().sum() == mixed_frame["income"].isna().sum()
+    # Continuous values come back within interpolation error.
+    ok = mixed_frame["income"].notna()
+    rel = np.abs(back["income"][ok] - mixed_frame["income"][ok]) / mixed_frame["income"][ok]
+    assert float(np.median(rel)) < 0.01
+    assert (back["when"] - mixed_frame["when"]).abs().max() < pd.Timedelta(days=2) or (
+        encoding == "mode"
+    )
+
+
+def test_kinds_are_inferred(mixed_frame):
+    codec = TabularCodec().fit(mixed_frame)
+    kinds = {c["name"]: c["kind"] for c in codec.columns_}
+    assert kinds == {
+        "age": "numeric",
+        "income": "numeric",
+        "gain": "numeric",
+        "color": "categorical",
+        "city": "categorical",
+        "member": "categorical",
+        "score": "numeric",
+        "flag": "categorical",
+        "when": "datetime",
+        "ratio": "numeric",
+    }
+    gain = next(c for c in codec.columns_ if c["name"] == "gain")
+    assert gain["point_masses"] == [0.0]
+
+
+def test_discrete_columns_override():
+    frame = pd.DataFrame({"code": [1, 2, 3, 1, 2, 3, 7], "v": np.arange(7.0)})
+    codec = TabularCodec(discrete_columns=["code"]).fit(frame)
+    assert codec.columns_[0]["kind"] == "categorical"
+    assert codec.columns_[0]["categories"] == [1, 2, 3, 7]
+    back = codec.inverse_transform(codec.transform(frame))
+    assert back["code"].tolist() == frame["code"].tolist()
+    assert back["code"].dtype == frame["code"].dtype
+
+
+def test_decoded_values_respect_range_rounding_and_categories():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "price": np.round(rng.uniform(10, 20, 300), 2),
+            "count": rng.integers(5, 9, 300),
+            "kind": rng.choice(["x", "y"], 300),
+        }
+    )
+    codec = TabularCodec().fit(frame)
+    noise = rng.normal(0, 3, (1000, codec.output_dim_)).astype(np.float32)
+    out = codec.inverse_transform(noise)
+    assert out["price"].between(10, 20).all()
+    assert np.allclose(out["price"], out["price"].round(2))
+    assert out["count"].between(5, 8).all() and out["count"].dtype == np.int64
+    assert set(out["kind"]) <= {"x", "y"}
+
+
+def test_point_mass_share_is_reproduced_from_encoded_modes():
+    rng = np.random.default_rng(2)
+    values = np.where(rng.random(5000) < 0.915, 0, rng.integers(100, 99_999, 5000))
+    frame = pd.DataFrame({"capital_gain": values})
+    codec = TabularCodec().fit(frame)
+    Z = codec.transform(frame)
+    back = codec.inverse_transform(Z)
+    assert (back["capital_gain"] == 0).mean() == pytest.approx((values == 0).mean())
+    assert ((back["capital_gain"] > 0) & (back["capital_gain"] < 100)).sum() == 0
+
+
+def test_numpy_array_round_trip():
+    rng = np.random.default_rng(3)
+    arr = rng.normal(size=(50, 3))
+    codec = TabularCodec().fit(arr)
+    back = codec.inverse_transform(codec.transform(arr))
+    assert isinstance(back, np.ndarray) and back.dtype == arr.dtype and back.shape == arr.shape
+    assert np.allclose(back, arr, atol=0.05)
+
+
+def test_state_survives_json(mixed_frame):
+    codec = TabularCodec().fit(mixed_frame)
+    state = json.loads(json.dumps(codec.to_dict()))
+    again = TabularCodec.from_dict(state)
+    Z = codec.transform(mixed_frame)
+    assert np.array_equal(Z, again.transform(mixed_frame))
+    pd.testing.assert_frame_equal(codec.inverse_transform(Z), again.inverse_transform(Z))
+
+
+def test_transform_handles_unknown_categories(mixed_frame):
+    codec = TabularCodec().fit(mixed_frame)
+    other = mixed_frame.head(3).copy()
+    other["city"] = pd.array(["Nowhere", "Paris", "Lima"], dtype="string")
+    with pytest.raises(InvalidDataError, match="city"):
+        codec.transform(other)
+    Z = codec.transform(other, handle_unknown="ignore")
+    span = next(s for s in codec.spans_ if s.column == "city")
+    assert Z[0, span.start : span.stop].sum() == 0
+
+
+def test_encoding_is_vectorised_on_large_frames():
+    frame = make_mixed_frame(n=200_000, seed=5)
+    codec = TabularCodec().fit(frame)
+    Z = codec.transform(frame)
+    assert Z.shape == (200_000, codec.output_dim_) and Z.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("frame", "match"),
+    [
+        (pd.DataFrame(), "empty"),
+        (pd.DataFrame({"a": [np.nan, np.nan]}), "'a'.*entirely missing"),
+        (pd.DataFrame({"a": [1.0, np.inf]}), "'a'.*infinite"),
+        (pd.DataFrame({"a": ["x", 1, 2.5]}), "'a'.*mixes value types"),
+        (pd.DataFrame({"id": [f"u{i}" for i in range(1500)]}), "'id'.*distinct values"),
+    ],
+)
+def test_bad_tables_raise_clear_errors(frame, match):
+    with pytest.raises(InvalidDataError, match=match):
+        TabularCodec().fit(frame)
+
+
+def test_bad_parameters_and_state():
+    with pytest.raises(InvalidParameterError, match="continuous_encoding"):
+        TabularCodec(continuous_encoding="gmm").fit(pd.DataFrame({"a": [1.0, 2.0]}))
+    with pytest.raises(InvalidDataError, match="discrete_columns"):
+        TabularCodec(discrete_columns=["nope"]).fit(pd.DataFrame({"a": [1.0, 2.0]}))
+    codec = TabularCodec().fit(pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
+    state = codec.to_dict()
+    state["columns"][0]["min"] = "zero"
+    with pytest.raises(ModelFileError, match="min"):
+        TabularCodec.from_dict(state)
+    state = codec.to_dict()
+    state["state_version"] = 99
+    with pytest.raises(ModelFileError, match="version"):
+        TabularCodec.from_dict(state)
+
+
+@st.composite
+def _random_frames(draw):
+    n = draw(st.integers(2, 40))
+    floats = draw(
+        st.lists(
+            st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False, width=32)),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    ints = draw(st.lists(st.integers(-1000, 1000), min_size=n, max_size=n))
+    cats = draw(st.lists(st.sampled_from(["a", "b", "c", None]), min_size=n, max_size=n))
+    frame = pd.DataFrame(
+        {
+            "f": pd.Series([np.nan if v is None else v for v in floats], dtype=float),
+            "i": pd.Series(ints, dtype="int64"),
+            "c": pd.Series(cats, dtype=object),
+        }
+    )
+    return frame
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_random_frames())
+def test_random_frames_round_trip(frame):
+    for col in ("f", "c"):
+        if frame[col].isna().all():
+            frame.loc[0, col] = 1.0 if col == "f" else "a"
+    codec = TabularCodec().fit(frame)
+    back = codec.inverse_transform(codec.transform(frame))
+    assert back.dtypes.equals(frame.dtypes)
+    assert _same(frame["c"], back["c"]).all()
+    assert back["f"].isna().sum() == frame["f"].isna().sum()
+    assert back["i"].between(frame["i"].min(), frame["i"].max()).all()
+    assert set(back["c"].dropna()) <= set(frame["c"].dropna())

@@ -1,0 +1,135 @@
+"""Save and load: JSON + safetensors, atomic writes, refusal of bad folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from safetensors.torch import load_file, save_file
+
+import genaug
+from genaug import VAESynthesizer
+from genaug.exceptions import ModelFileError
+
+from .conftest import make_labelled
+
+FAST = {"epochs": 3, "latent_dim": 4, "encoder_hidden": (16,), "decoder_hidden": (16,)}
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> tuple[VAESynthesizer, Path]:
+    X, y = make_labelled(n=200)
+    syn = VAESynthesizer(random_state=0, **FAST).fit(X, y)
+    path = tmp_path_factory.mktemp("models") / "vae"
+    syn.save(path)
+    return syn, path
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for f in src.iterdir():
+        (dst / f.name).write_bytes(f.read_bytes())
+    return dst
+
+
+def test_folder_holds_json_and_safetensors_only(saved):
+    _, path = saved
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors"]
+    config = json.loads((path / "config.json").read_text())
+    assert config["class"] == "VAESynthesizer" and config["format_version"] == 1
+    assert config["genaug_version"] == genaug.__version__
+    assert config["params"]["epochs"] == FAST["epochs"]
+    assert all(t.device.type == "cpu" for t in load_file(path / "model.safetensors").values())
+
+
+def test_loaded_model_samples_identically(saved):
+    syn, path = saved
+    again = genaug.load(path)
+    assert type(again) is VAESynthesizer and again.get_params() == syn.get_params()
+    a_X, a_y = syn.sample(300, random_state=4)
+    b_X, b_y = again.sample(300, random_state=4)
+    pd.testing.assert_frame_equal(a_X, b_X)
+    pd.testing.assert_series_equal(a_y, b_y)
+    # Unseeded calls continue the same sequence as the saved model would have.
+    assert again.history_ == syn.history_
+
+
+def test_save_replaces_a_model_atomically(saved, tmp_path, monkeypatch):
+    syn, path = saved
+    target = _copy(path, tmp_path / "m")
+    before = (target / "model.safetensors").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("genaug.io.save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        syn.save(target)
+    assert (target / "model.safetensors").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary folder left behind
+
+
+def test_save_refuses_to_replace_a_foreign_folder(saved, tmp_path):
+    syn, _ = saved
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="does not hold a genaug model"):
+        syn.save(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _edit_config(path: Path, edit) -> None:
+    config = json.loads((path / "config.json").read_text())
+    edit(config)
+    (path / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (lambda p: (p / "config.json").unlink(), "lacks config.json"),
+        (lambda p: (p / "model.safetensors").unlink(), "lacks model.safetensors"),
+        (lambda p: (p / "config.json").write_text("{not json"), "not valid JSON"),
+        (lambda p: (p / "config.json").write_text("[1, 2]"), "JSON object"),
+        (
+            lambda p: (p / "model.safetensors").write_bytes(
+                (p / "model.safetensors").read_bytes()[:100]
+            ),
+            "not a valid safetensors",
+        ),
+        (lambda p: (p / "model.safetensors").write_bytes(b"\x00" * 64), "not a valid safetensors"),
+        (lambda p: _edit_config(p, lambda c: c.update({"class": "os.system"})), "unknown"),
+        (lambda p: _edit_config(p, lambda c: c.update({"format_version": 7})), "version 7"),
+        (lambda p: _edit_config(p, lambda c: c["params"].update({"epochs": -1})), "epochs"),
+        (lambda p: _edit_config(p, lambda c: c["params"].update({"evil": 1})), "evil"),
+        (lambda p: _edit_config(p, lambda c: c["state"].pop("codec")), "malformed"),
+        (lambda p: _edit_config(p, lambda c: c["state"].update({"data_dim": 10**9})), "data_dim"),
+        (
+            lambda p: _edit_config(p, lambda c: c["params"].update({"latent_dim": 10**9})),
+            "shape",
+        ),
+    ],
+)
+def test_damaged_folders_raise_model_file_error(saved, tmp_path, damage, match):
+    _, path = saved
+    target = _copy(path, tmp_path / "m")
+    damage(target)
+    with pytest.raises(ModelFileError, match=match):
+        genaug.load(target)
+
+
+def test_wrong_tensor_shapes_are_refused_before_loading(saved, tmp_path):
+    _, path = saved
+    target = _copy(path, tmp_path / "m")
+    tensors = load_file(target / "model.safetensors")
+    key = next(k for k, v in tensors.items() if v.ndim == 2)
+    tensors[key] = tensors[key].flatten()[:3].clone()
+    save_file(tensors, target / "model.safetensors")
+    with pytest.raises(ModelFileError, match="shape"):
+        genaug.load(target)
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(ModelFileError, match="No model folder"):
+        genaug.load(tmp_path / "absent")
