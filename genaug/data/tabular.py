@@ -25,7 +25,9 @@ Two encodings of the continuous part are offered (``continuous_encoding``):
 ``benchmarks/codec.py`` compares the two (results in ``benchmarks/results/codec.md``): on
 Adult, a VAE trained on either scores within 0.01 of the other on train-synthetic-test-real
 macro-F1 and ROC-AUC and on detection AUC, while "quantile" fits its codec about 7 times
-faster and encodes to a third fewer columns, which is why it is the default. On decoding, values are clipped to the training range, rounded to the number of
+faster and encodes to a third fewer columns, which is why it is the default.
+
+On decoding, values are clipped to the training range, rounded to the number of
 decimal places the column had, and restored to the column's dtype, so integers stay integers,
 point masses come back exactly and no category appears that was not in the training data.
 """

@@ -44,20 +44,29 @@ def kl_gaussians(
 
 
 def reconstruction_nll(
-    recon: torch.Tensor, x: torch.Tensor, log_sigma: torch.Tensor, layout: SpanLayout
+    recon: torch.Tensor, x: torch.Tensor, log_sigma: torch.Tensor, layout: SpanLayout | None
 ) -> torch.Tensor:
     """Per-row negative log-likelihood of ``x`` under the decoder's distribution.
 
     Parameters
     ----------
-    recon : Tensor (B, dim)
-        Decoder output: Gaussian means for continuous columns, logits for categorical spans.
-    x : Tensor (B, dim)
-        Encoded rows.
-    log_sigma : Tensor (n_continuous,)
-        Log of each continuous column's Gaussian scale.
-    layout : SpanLayout
+    recon : Tensor (B, dim) or (B, C, H, W)
+        Decoder output: Gaussian means for continuous columns, logits for categorical spans;
+        for images, the Gaussian mean of every pixel.
+    x : Tensor (B, dim) or (B, C, H, W)
+        Encoded rows or images.
+    log_sigma : Tensor (n_continuous,) or (C,)
+        Log of each continuous column's Gaussian scale, or of each image channel's.
+    layout : SpanLayout or None
+        ``None`` for images: every value is a Gaussian with its channel's scale.
     """
+    if layout is None:
+        # A Gaussian per pixel with a learned scale per channel (Rybkin et al., 2021,
+        # "Simple and Effective VAE Training with Calibrated Decoders"): the scale settles at
+        # the reconstruction error, which balances the two ELBO terms without tuning beta.
+        ls = log_sigma.reshape(1, -1, *([1] * (x.dim() - 2)))
+        gauss = 0.5 * (recon - x).pow(2) * torch.exp(-2.0 * ls) + ls + 0.5 * math.log(2 * math.pi)
+        return gauss.flatten(1).sum(dim=1)
     nll = layout.cross_entropy(recon, x)
     idx = layout.continuous_index
     if idx.numel():
@@ -74,7 +83,7 @@ def elbo_loss(
     mu: torch.Tensor,
     logvar: torch.Tensor,
     log_sigma: torch.Tensor,
-    layout: SpanLayout,
+    layout: SpanLayout | None,
     beta: float = 1.0,
     prior: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -40,8 +40,9 @@ class LatentEncoderMixin:
 
         Parameters
         ----------
-        X : DataFrame or array-like
-            Rows with the training columns; unseen categories are encoded as all-zero spans.
+        X : DataFrame, array-like or images
+            Rows with the training columns (unseen categories are encoded as all-zero spans),
+            or images of the training form.
         y : array-like, optional
             Their labels; required when the synthesizer was fitted with labels.
 
@@ -50,9 +51,12 @@ class LatentEncoderMixin:
         ndarray of shape (n_rows, latent_dim)
         """
         self._check_is_fitted()
-        encoded = torch.from_numpy(
-            self.codec_.transform(X, handle_unknown="ignore", random_state=self.seed_)
-        ).to(self.device_)
+        if self._image_shape() is not None:
+            encoded = torch.from_numpy(self.codec_.transform(X)).to(self.device_)
+        else:
+            encoded = torch.from_numpy(
+                self.codec_.transform(X, handle_unknown="ignore", random_state=self.seed_)
+            ).to(self.device_)
         c = None
         if self.classes_ is not None:
             if y is None:
@@ -104,7 +108,8 @@ class EarlyStoppingMixin:
             )
         perm = torch.randperm(n, generator=generator, device=data.device)
         held, kept = perm[:n_val], perm[n_val:]
-        real = data[held[:MAX_VALIDATION_ROWS]]
+        # Images are scored as flat vectors of pixels.
+        real = data[held[:MAX_VALIDATION_ROWS]].flatten(1)
         if cond is not None:
             real = torch.cat([real, cond[held[:MAX_VALIDATION_ROWS]]], dim=1)
         self._validation = {
@@ -129,7 +134,7 @@ class EarlyStoppingMixin:
             c = torch.nn.functional.one_hot(labels, self.cond_dim_).float().to(self.device_)
         self._set_train(False)
         with torch.no_grad():
-            fake = self._generate(n, c, generator)  # n <= SAMPLE_CHUNK: one forward pass
+            fake = self._generate(n, c, generator).flatten(1)  # n <= SAMPLE_CHUNK: one pass
         self._set_train(True)
         if c is not None:
             fake = torch.cat([fake, c], dim=1)

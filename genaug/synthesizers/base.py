@@ -6,13 +6,20 @@ A model family subclasses :class:`BaseSynthesizer` and supplies four things:
 ``_make_networks()``
     The family's ``nn.Module`` objects, by name, built from ``self.data_dim_``,
     ``self.cond_dim_`` and its own parameters (construction only: the base initialises them
-    from the seed and moves them to the device).
+    from the seed and moves them to the device). On images (``self._image_shape()`` is
+    ``(C, S, S)`` rather than ``None``, and ``self.layout_`` is ``None``) it builds the
+    convolutional networks of :mod:`genaug.nn.conv`.
 ``_make_optimizers()``
     Its optimizers.
 ``_train_step(x, c, optimizers, generator)``
     One update on a batch; returns the detached losses by name.
 ``_generate(n, c, generator)``
     ``n`` rows in the codec's encoded space, conditioned on ``c``.
+
+The codec is chosen from the data: :class:`~genaug.data.TabularCodec` for tables and
+:class:`~genaug.data.ImageCodec` for image batches (3-D or 4-D arrays and tensors, lists of
+PIL images); the rest of this class does not tell them apart, and a saved model records
+which one it used.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from genaug._device import resolve_device
 from genaug._random import derive_seed, resolve_seed, torch_generator
 from genaug._validation import Interval, Options, Satisfies, validate_params
 from genaug._version import __version__
+from genaug.data.images import ImageCodec, is_image_data
 from genaug.data.tabular import TabularCodec, check_table
 from genaug.exceptions import (
     InvalidDataError,
@@ -48,6 +56,11 @@ from genaug.nn.spans import SpanLayout
 # Rows generated per forward pass when sampling. It is fixed (not tied to the device or
 # batch_size) because the random stream, and so the sample for a seed, depends on it.
 SAMPLE_CHUNK = 8192
+# The same for images, whose activations are far larger per row.
+IMAGE_SAMPLE_CHUNK = 256
+
+# The codec classes by the kind saved with a model.
+_CODECS: dict[str, Any] = {"tabular": TabularCodec, "image": ImageCodec}
 
 _COMMON_CONSTRAINTS: dict[str, list] = {
     "epochs": [Interval(int, 1, None)],
@@ -55,6 +68,7 @@ _COMMON_CONSTRAINTS: dict[str, list] = {
     "learning_rate": [Interval(float, 0, None, closed="neither")],
     "discrete_columns": [None, Satisfies(lambda v: isinstance(v, (list, tuple)), "a list")],
     "continuous_encoding": [Options(("quantile", "mode"))],
+    "image_size": [None, Interval(int, 8, None)],
     "random_state": [
         None,
         Interval(int, 0, None),
@@ -89,8 +103,8 @@ class BaseSynthesizer(BaseEstimator):
 
     Attributes
     ----------
-    codec_ : TabularCodec
-        The fitted encoder of the table.
+    codec_ : TabularCodec or ImageCodec
+        The fitted encoder of the table or of the images.
     classes_ : ndarray or None
         The class labels seen in ``fit`` (``None`` when fitted without ``y``).
     class_prior_ : ndarray or None
@@ -225,12 +239,15 @@ class BaseSynthesizer(BaseEstimator):
 
     # ------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None) -> BaseSynthesizer:
-        """Fit the synthesizer to a table, optionally conditioned on class labels.
+        """Fit the synthesizer to a table or to images, optionally conditioned on class labels.
 
         Parameters
         ----------
-        X : DataFrame or array-like of shape (n_rows, n_columns)
-            Training rows; mixed types and missing values are allowed.
+        X : DataFrame, array-like of shape (n_rows, n_columns), or images
+            Training rows; mixed types and missing values are allowed. Or images: a numpy
+            array or torch tensor of shape (n, H, W), (n, H, W, C) or (n, C, H, W) with 1 or 3
+            channels, uint8 or float in [0, 1] or [-1, 1], or a list of PIL images (see
+            :class:`genaug.data.ImageCodec`); ``sample`` gives images back in the same form.
         y : array-like of shape (n_rows,), optional
             Class labels. When given, ``sample`` can draw any class in exact numbers.
 
@@ -239,23 +256,36 @@ class BaseSynthesizer(BaseEstimator):
         self
         """
         self._validate_params()
-        frame, was_array, _ = check_table(X)
-        if len(frame) < 2:
-            raise InvalidDataError("X has one row; a synthesizer needs at least two.")
-        codes = self._check_labels(y, len(frame))
+        images = is_image_data(X)
+        if images:
+            frame, was_array, n_rows = None, True, len(X)
+            if n_rows < 2:
+                raise InvalidDataError("X has one image; a synthesizer needs at least two.")
+        else:
+            frame, was_array, _ = check_table(X)
+            n_rows = len(frame)
+            if n_rows < 2:
+                raise InvalidDataError("X has one row; a synthesizer needs at least two.")
+        codes = self._check_labels(y, n_rows)
         seed = resolve_seed(self.random_state)
         device = resolve_device(self.device)
-        codec = TabularCodec(
-            discrete_columns=self.discrete_columns,
-            continuous_encoding=self.continuous_encoding,
-            random_state=derive_seed(seed, 0),
-        ).fit(X)  # X itself, so that the codec returns arrays for arrays
-        encoded = codec.transform(frame, random_state=derive_seed(seed, 1))
+        if images:
+            codec = ImageCodec(image_size=getattr(self, "image_size", None))
+            encoded = codec.fit_transform(X)
+            n_features = codec.channels_ * codec.height_ * codec.width_
+        else:
+            codec = TabularCodec(
+                discrete_columns=self.discrete_columns,
+                continuous_encoding=self.continuous_encoding,
+                random_state=derive_seed(seed, 0),
+            ).fit(X)  # X itself, so that the codec returns arrays for arrays
+            encoded = codec.transform(frame, random_state=derive_seed(seed, 1))
+            n_features = frame.shape[1]
 
         self.seed_ = seed
         self.device_ = device
         self.codec_ = codec
-        self.n_features_in_ = frame.shape[1]
+        self.n_features_in_ = n_features
         if not was_array and all(isinstance(c, str) for c in frame.columns):
             self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self._sample_calls = 0
@@ -274,7 +304,7 @@ class BaseSynthesizer(BaseEstimator):
         """Build the layout and the networks on ``self.device_`` from the seed."""
         self.data_dim_ = int(data_dim)
         self.cond_dim_ = int(cond_dim)
-        self.layout_ = SpanLayout(self.codec_.spans_, self.device_)
+        self.layout_ = self._make_layout()
         init_gen = torch_generator(derive_seed(seed, 2))
         # Constructors draw default weights from torch's global generator: restore its state
         # afterwards, then draw the weights again from the synthesizer's own generator.
@@ -285,6 +315,18 @@ class BaseSynthesizer(BaseEstimator):
         self._module_names = tuple(modules)
         for name, module in modules.items():
             setattr(self, name, module)
+
+    def _image_shape(self) -> tuple[int, int, int] | None:
+        """``(channels, side, side)`` of the encoded images, or ``None`` for a table."""
+        if isinstance(self.codec_, ImageCodec):
+            return tuple(self.codec_.output_shape_)
+        return None
+
+    def _make_layout(self) -> SpanLayout | None:
+        """The span layout of a table's encoding (``None`` for images, which have no spans)."""
+        if self._image_shape() is not None:
+            return None
+        return SpanLayout(self.codec_.spans_, self.device_)
 
     def _modules(self) -> dict[str, nn.Module]:
         return {name: getattr(self, name) for name in self._module_names}
@@ -465,8 +507,8 @@ class BaseSynthesizer(BaseEstimator):
 
         Memory stays bounded by the chunk whatever ``n`` is. Each item is ``X`` or
         ``(X, y)`` like :meth:`sample`'s return value. Rows are generated ``SAMPLE_CHUNK``
-        at a time, so the concatenated chunks equal ``sample(n, ...)`` for the same seed
-        whatever ``chunk_size`` is.
+        at a time (images ``IMAGE_SAMPLE_CHUNK`` at a time), so the concatenated chunks equal
+        ``sample(n, ...)`` for the same seed whatever ``chunk_size`` is.
         """
         self._check_is_fitted()
         n = self._check_n(n)
@@ -488,8 +530,9 @@ class BaseSynthesizer(BaseEstimator):
         pending: list[tuple[np.ndarray, np.ndarray | None]] = []
         pending_rows = 0
         start = 0
+        step = SAMPLE_CHUNK if self._image_shape() is None else IMAGE_SAMPLE_CHUNK
         while start < n:
-            stop = min(start + SAMPLE_CHUNK, n)
+            stop = min(start + step, n)
             labels = self._chunk_labels(plan, start, stop, generator)
             c = None
             if labels is not None:
@@ -543,8 +586,9 @@ class BaseSynthesizer(BaseEstimator):
 
         Returns
         -------
-        X : DataFrame or ndarray
-            In the form of the training ``X`` (same columns, dtypes and categories).
+        X : DataFrame, ndarray, Tensor or list of PIL images
+            In the form of the training ``X`` (same columns, dtypes and categories; images in
+            the same container, layout, dtype, value range and size).
         y : Series or ndarray
             Only when the synthesizer was fitted with labels: the labels of the rows.
         """
@@ -572,6 +616,7 @@ class BaseSynthesizer(BaseEstimator):
             if not hasattr(self, "feature_names_in_")
             else [str(c) for c in self.feature_names_in_],
             "labels": labels,
+            "codec_kind": "tabular" if self._image_shape() is None else "image",
             "codec": self.codec_.to_dict(),
             "history": self.history_,
             "modules": list(self._module_names),
@@ -639,7 +684,12 @@ class BaseSynthesizer(BaseEstimator):
         return model
 
     def _restore(self, state: dict, tensors: dict) -> None:
-        self.codec_ = TabularCodec.from_dict(state["codec"])
+        kind = state.get("codec_kind", "tabular")  # files from before images name no kind
+        if kind not in _CODECS:
+            raise ModelFileError(
+                f"config.json names an unknown codec kind {kind!r}; known: {sorted(_CODECS)}."
+            )
+        self.codec_ = _CODECS[kind].from_dict(state["codec"])
         self.seed_ = int(state["seed"])
         self._sample_calls = int(state["sample_calls"])
         self.n_features_in_ = int(state["n_features_in"])
@@ -668,7 +718,7 @@ class BaseSynthesizer(BaseEstimator):
             self.device_ = resolve_device(self.device)
         except InvalidParameterError:
             self.device_ = torch.device("cpu")
-        self.layout_ = SpanLayout(self.codec_.spans_, self.device_)
+        self.layout_ = self._make_layout()
         self._check_tensor_shapes(data_dim, cond_dim, tensors)
         self._setup(data_dim, cond_dim, self.seed_)
         for name, module in self._modules().items():

@@ -1,0 +1,573 @@
+"""The conditional GAN synthesizer for tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genaug._validation import Interval, Options, Satisfies, is_int_tuple
+from genaug.exceptions import InvalidParameterError, ModelFileError
+from genaug.models.gan import (
+    ADVERSARIAL_LOSSES,
+    condition_cross_entropy,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+)
+from genaug.nn.conv import ConvCritic, ConvDecoder, ConvEncoder, join_inputs
+from genaug.nn.critic import Critic
+from genaug.nn.mlp import MLP, ResidualMLP
+from genaug.nn.spans import SpanLayout
+from genaug.synthesizers._mixins import EARLY_STOPPING_CONSTRAINTS, EarlyStoppingMixin
+from genaug.synthesizers.base import BaseSynthesizer
+
+# Gumbel-softmax temperature of the categorical heads in training (CTGAN's value): low enough
+# that generated spans are nearly one-hot, like the real rows the critic compares them with.
+GUMBEL_TAU = 0.2
+_ADAM_BETAS = (0.5, 0.9)
+
+
+def activate_rows(
+    layout: SpanLayout | None,
+    raw: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    hard: bool,
+    bounded: bool,
+) -> torch.Tensor:
+    """Turn a generator's raw output into rows of the codec's space.
+
+    Categorical spans become one-hot draws from their softmax (``hard``, for sampling) or a
+    Gumbel-softmax relaxation at temperature ``GUMBEL_TAU`` (training, so that gradients flow);
+    continuous values pass through ``tanh`` when ``bounded`` (mode-specific normalisation
+    keeps them in (-1, 1)) and unchanged otherwise (quantile-normal values are unbounded).
+    Images (``layout`` is ``None``) pass unchanged: the convolutional generator ends in tanh.
+    """
+    if layout is None:
+        return raw
+    idx = layout.continuous_index
+    if bounded and idx.numel():
+        raw = raw.clone()
+        raw[:, idx] = torch.tanh(raw[:, idx])
+    if hard:
+        return layout.sample_one_hot(raw, generator)
+    return layout.gumbel_softmax(raw, GUMBEL_TAU, generator)
+
+
+def optimizer_step(
+    optimizer: torch.optim.Optimizer, loss: torch.Tensor, retain_graph: bool = False
+) -> None:
+    """One step of ``optimizer`` on the gradient of ``loss`` with respect to its own parameters.
+
+    Only those gradients are computed (not those of the other networks ``loss`` went through),
+    and the other networks' ``.grad`` are left alone.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
+    for p, g in zip(params, grads):
+        p.grad = g
+    optimizer.step()
+
+
+def _py(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
+    """Tabular synthesizer trained as a conditional GAN with training-by-sampling.
+
+    A residual generator maps noise, the class label and a *conditional vector* to a row in
+    the codec's space (Gumbel-softmax heads for the categorical spans, the codec's continuous
+    encoding for numbers); a critic scores rows (or PacGAN packs of rows) against real ones
+    with the WGAN-GP objective.
+
+    The conditional vector names one value of one categorical column. In training it is
+    drawn as in CTGAN (Xu et al., 2019, "Modeling Tabular Data using Conditional GAN"): a
+    column uniformly, then one of its values with probability proportional to the log of its
+    frequency, so rare values are seen far more often than their share; the real rows the
+    critic sees are drawn among those holding that value, and a cross-entropy term makes the
+    generator produce it. Sampling draws the vector from the values' real frequencies, or
+    from ``conditions``: ``sample(n, conditions={"country": "NL"})`` conditions every row on
+    that value and sets it, so it returns exactly ``n`` rows holding it, in one pass, even for
+    a value seen once. Class labels ``y`` are conditioned on the same way as in every genaug
+    synthesizer (exact counts, no rejection).
+
+    On images (see :meth:`fit`) the generator and the critic are DCGAN-like convolutional
+    networks (:mod:`genaug.nn.conv`) trained with the same objective (WGAN-GP by default); the
+    label enters the generator as input columns and the critic as one-hot planes, and the
+    auxiliary classifier is convolutional too. There is no conditional vector.
+
+    Parameters
+    ----------
+    epochs : int, default=300
+        Passes over the training data (each of ``n_rows // batch_size`` steps).
+    batch_size : int, default=500
+        Rows per step; a multiple of ``pac``.
+    learning_rate : float, default=2e-4
+        Adam's step size, for the generator and the critic.
+    weight_decay : float, default=1e-6
+        Adam's L2 penalty.
+    latent_dim : int, default=128
+        Width of the generator's noise input.
+    generator_hidden : tuple of int, default=(256, 256)
+        Widths of the generator's residual blocks. On images, the largest value is the
+        channel count of the deepest convolutional stage (each shallower stage has half).
+    discriminator_hidden : tuple of int, default=(256, 256)
+        Widths of the critic's hidden layers (on images, as for ``generator_hidden``).
+    discriminator_steps : int, default=1
+        Critic updates per generator update.
+    pac : int, default=1
+        PacGAN packing: the critic scores packs of ``pac`` rows (CTGAN uses 10, against mode
+        collapse).
+    adversarial_loss : {"wgan-gp", "standard"}, default="wgan-gp"
+        The objective (see :mod:`genaug.models.gan`).
+    gradient_penalty : float, default=10.0
+        Weight of the gradient penalty (``"wgan-gp"`` only).
+    discriminator_dropout : float, default=0.0
+        Dropout rate in the critic's hidden layers (CTGAN uses 0.5); masks come from the
+        synthesizer's own generator.
+    auxiliary_classifier : bool, default=True
+        With labels ``y``: also train a classifier of the label on real rows and add its
+        cross-entropy on generated rows to the generator's loss, rewarding rows whose label
+        is recognisable (as in Engelmann & Lessmann, 2021). Ignored when fitted without
+        labels.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows, score samples against them every
+        ``validation_every`` epochs with a detection AUC, keep the best weights and stop after
+        ``patience`` checks without improvement.
+    validation_fraction : float, default=0.1
+        Share of the rows held out of training when ``early_stopping``.
+    validation_every : int, default=5
+        Epochs between two checks.
+    patience : int, default=5
+        Checks without improvement before training stops.
+    discrete_columns : list, optional
+        Columns to model as categories whatever their dtype.
+    continuous_encoding : {"quantile", "mode"}, default="quantile"
+        Encoding of numeric columns (see :class:`genaug.data.TabularCodec`).
+    image_size : int, optional
+        Images only: resize them to ``image_size x image_size`` for the networks (required
+        above 128 pixels a side); samples are resized back to the training size.
+    random_state : int, numpy Generator or None, default=None
+        Seed of everything random in ``fit`` (and of unseeded ``sample`` calls).
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when a GPU is visible.
+    verbose : bool, default=False
+        Show a progress bar with the losses.
+
+    Attributes
+    ----------
+    generator_, discriminator_ : torch.nn.Module
+        The trained networks.
+    classifier_ : torch.nn.Module
+        Only with ``auxiliary_classifier`` and labels.
+    best_epoch_ : int or None
+        With ``early_stopping``, the epoch whose weights were kept.
+    history_ : dict of lists
+        Per-epoch means of the ``"generator"``, ``"discriminator"``, ``"gradient_penalty"``,
+        ``"conditional"`` (and ``"classifier"``) losses; with ``early_stopping`` also
+        ``"validation_epoch"`` and ``"validation_detection_auc"``.
+    See :class:`~genaug.synthesizers.base.BaseSynthesizer` for the attributes every
+    synthesizer has (``codec_``, ``classes_``...).
+
+    Notes
+    -----
+    The defaults were chosen on Adult with ``benchmarks/tabular_models.py`` (25 epochs, two
+    seeds, TSTR with gradient boosting on the real held-out rows, detection AUC against them):
+    a critic without packing or dropout cut the detection AUC from 0.98 to 0.85 at the same
+    TSTR; the auxiliary classifier raised TSTR macro-F1 from 0.73 to 0.76 and ROC-AUC from
+    0.86 to 0.89; with that critic, WGAN-GP beat the non-saturating objective (macro-F1 0.78
+    against 0.75, detection AUC 0.86 against 0.89) for about 20% more time per step.
+
+    Examples
+    --------
+    >>> from genaug import GANSynthesizer
+    >>> from genaug.datasets import load_adult
+    >>> X, y = load_adult(return_X_y=True)
+    >>> syn = GANSynthesizer(epochs=2, random_state=0).fit(X[:2000], y[:2000])
+    >>> X_new, y_new = syn.sample(10, y=">50K", conditions={"sex": "Female"})
+    >>> X_new["sex"].unique().tolist(), y_new.unique().tolist()
+    (['Female'], ['>50K'])
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **EARLY_STOPPING_CONSTRAINTS,
+        "weight_decay": [Interval(float, 0, None)],
+        "latent_dim": [Interval(int, 1, None)],
+        "generator_hidden": [Satisfies(is_int_tuple, "a tuple of positive ints")],
+        "discriminator_hidden": [Satisfies(is_int_tuple, "a tuple of positive ints")],
+        "discriminator_steps": [Interval(int, 1, None)],
+        "pac": [Interval(int, 1, None)],
+        "adversarial_loss": [Options(ADVERSARIAL_LOSSES)],
+        "gradient_penalty": [Interval(float, 0, None)],
+        "discriminator_dropout": [Interval(float, 0, 1, closed="left")],
+        "auxiliary_classifier": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
+    }
+
+    def __init__(
+        self,
+        epochs: int = 300,
+        batch_size: int = 500,
+        learning_rate: float = 2e-4,
+        weight_decay: float = 1e-6,
+        latent_dim: int = 128,
+        generator_hidden: tuple = (256, 256),
+        discriminator_hidden: tuple = (256, 256),
+        discriminator_steps: int = 1,
+        pac: int = 1,
+        adversarial_loss: str = "wgan-gp",
+        gradient_penalty: float = 10.0,
+        discriminator_dropout: float = 0.0,
+        auxiliary_classifier: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        validation_every: int = 5,
+        patience: int = 5,
+        discrete_columns: list | None = None,
+        continuous_encoding: str = "quantile",
+        image_size: int | None = None,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.latent_dim = latent_dim
+        self.generator_hidden = generator_hidden
+        self.discriminator_hidden = discriminator_hidden
+        self.discriminator_steps = discriminator_steps
+        self.pac = pac
+        self.adversarial_loss = adversarial_loss
+        self.gradient_penalty = gradient_penalty
+        self.discriminator_dropout = discriminator_dropout
+        self.auxiliary_classifier = auxiliary_classifier
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.validation_every = validation_every
+        self.patience = patience
+        self.discrete_columns = discrete_columns
+        self.continuous_encoding = continuous_encoding
+        self.image_size = image_size
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if self.batch_size % self.pac:
+            raise InvalidParameterError(
+                f"The 'batch_size' parameter of GANSynthesizer must be a multiple of pac="
+                f"{self.pac}; got {self.batch_size}."
+            )
+
+    # ------------------------------------------------ conditional vector
+    def _condition_columns(self) -> list[tuple[dict, Any]]:
+        """The categorical columns of the codec and their spans, in the table's order."""
+        if self._image_shape() is not None:
+            return []  # images have no columns to condition on
+        return [
+            (info, self.codec_.spans_[info["_spans"][0]])
+            for info in self.codec_.columns_
+            if info["kind"] == "categorical"
+        ]
+
+    def _condition_layout(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoded column of each value of the conditional vector, and its column's number."""
+        spans = [span for _, span in self._condition_columns()]
+        columns = [torch.arange(s.start, s.stop) for s in spans]
+        owner = [torch.full((s.size,), i) for i, s in enumerate(spans)]
+        if not spans:
+            empty = torch.zeros(0, dtype=torch.long)
+            return empty, empty
+        return torch.cat(columns).to(self.device_), torch.cat(owner).to(self.device_)
+
+    @property
+    def _condition_dim(self) -> int:
+        return sum(span.size for _, span in self._condition_columns())
+
+    def _resolve_conditions(self, conditions: Mapping[str, Any]) -> list[int]:
+        """Index in the conditional vector of each ``{column: value}``; clear errors otherwise."""
+        columns = self._condition_columns()
+        by_name = {info["name"]: (info, span) for info, span in columns}
+        offsets = np.cumsum([0] + [span.size for _, span in columns])
+        numeric = {info["name"] for info in self.codec_.columns_ if info["kind"] != "categorical"}
+        known = [info["name"] for info, _ in columns]
+        indices = []
+        for name, value in conditions.items():
+            if name not in by_name:
+                what = "is numeric" if name in numeric else "is not a column of the training data"
+                raise InvalidParameterError(
+                    f"conditions names column {name!r}, which {what}; conditions can fix the "
+                    f"value of a categorical column: {known[:20]}."
+                )
+            info, _ = by_name[name]
+            start = offsets[known.index(name)]
+            cats = info["categories"]
+            if not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value):
+                if not info["has_missing"]:
+                    raise InvalidParameterError(
+                        f"conditions asks for missing values in column {name!r}, which had none "
+                        "in fit."
+                    )
+                indices.append(int(start + len(cats)))
+                continue
+            value = _py(value)
+            hits = [i for i, cat in enumerate(cats) if cat == value]
+            if not hits:
+                raise InvalidParameterError(
+                    f"conditions asks for {value!r} in column {name!r}, a value not seen in fit; "
+                    f"seen values include {cats[:20]}."
+                )
+            indices.append(int(start + hits[0]))
+        return indices
+
+    def _check_conditions(self, conditions: Any) -> None:
+        if conditions is None:
+            return
+        if not isinstance(conditions, Mapping):
+            raise InvalidParameterError(
+                f"conditions must be a dict of {{column: value}}; got {type(conditions).__name__}."
+            )
+        if conditions and self._image_shape() is not None:
+            raise InvalidParameterError(
+                "conditions fix column values of a table; this GANSynthesizer was fitted on "
+                "images. Condition on the class with y instead."
+            )
+        self._resolve_conditions(conditions)
+
+    # ----------------------------------------------------------- networks
+    def _make_networks(self) -> dict[str, nn.Module]:
+        image = self._image_shape()
+        if image is not None:
+            return self._make_conv_networks(*image[:2])
+        k = self._condition_dim
+        networks: dict[str, nn.Module] = {
+            "generator_": ResidualMLP(
+                self.latent_dim + self.cond_dim_ + k, tuple(self.generator_hidden), self.data_dim_
+            ),
+            "discriminator_": Critic(
+                self.data_dim_ + self.cond_dim_ + k,
+                tuple(self.discriminator_hidden),
+                pac=self.pac,
+                dropout=self.discriminator_dropout,
+            ),
+        }
+        if self.auxiliary_classifier and self.cond_dim_:
+            networks["classifier_"] = MLP(
+                self.data_dim_,
+                tuple(self.discriminator_hidden),
+                self.cond_dim_,
+                activation="leaky_relu",
+            )
+        return networks
+
+    def _make_conv_networks(self, channels: int, size: int) -> dict[str, nn.Module]:
+        """DCGAN-like generator, critic (and classifier) for ``channels x size x size`` images.
+
+        Images have no categorical columns, so there is no conditional vector: the label
+        enters the generator as input columns and the critic as one-hot planes.
+        """
+        width = max(self.discriminator_hidden)
+        networks: dict[str, nn.Module] = {
+            "generator_": ConvDecoder(
+                self.latent_dim + self.cond_dim_, channels, size, max(self.generator_hidden)
+            ),
+            "discriminator_": ConvCritic(
+                channels + self.cond_dim_,
+                size,
+                width,
+                pac=self.pac,
+                dropout=self.discriminator_dropout,
+            ),
+        }
+        if self.auxiliary_classifier and self.cond_dim_:
+            networks["classifier_"] = ConvEncoder(
+                channels, size, self.cond_dim_, width, batch_norm=False
+            )
+        return networks
+
+    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {
+            name: torch.optim.Adam(
+                module.parameters(),
+                lr=self.learning_rate,
+                betas=_ADAM_BETAS,
+                weight_decay=self.weight_decay,
+            )
+            for name, module in self._modules().items()
+        }
+
+    def _activate(self, raw: torch.Tensor, generator: torch.Generator, hard: bool) -> torch.Tensor:
+        return activate_rows(
+            self.layout_, raw, generator, hard=hard, bounded=self.continuous_encoding == "mode"
+        )
+
+    # ----------------------------------------------------------- training
+    def _prepare_training(
+        self, data: torch.Tensor, cond: torch.Tensor | None, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        prepared = super()._prepare_training(data, cond, generator)
+        if prepared is not None:
+            data, cond = prepared
+        columns, owner = self._condition_layout()
+        tables: dict[str, Any] = {"data": data, "labels": cond, "columns": columns}
+        counts = torch.zeros(0, dtype=torch.long, device=data.device)
+        if columns.numel():
+            # value[i, j]: index in the conditional vector of row i's value in column j
+            # (a loop over columns, not rows).
+            spans = [span for _, span in self._condition_columns()]
+            offsets = np.cumsum([0] + [s.size for s in spans[:-1]])
+            value = torch.stack(
+                [data[:, s.start : s.stop].argmax(1) + int(o) for s, o in zip(spans, offsets)], 1
+            )
+            n, n_cols = value.shape
+            # Row numbers sorted by value: the rows holding value g are
+            # rows[start[g] : start[g] + count[g]].
+            flat = value.T.reshape(-1)  # column-major, so position p is row p % n
+            counts = torch.bincount(flat, minlength=columns.numel())
+            log_freq = torch.log1p(counts.double())
+            per_column = torch.zeros(n_cols, dtype=torch.float64, device=data.device)
+            per_column.index_add_(0, owner, log_freq)
+            tables.update(
+                rows=torch.argsort(flat, stable=True) % n,
+                start=torch.cumsum(counts, 0) - counts,
+                count=counts,
+                train_prob=log_freq / per_column[owner] / n_cols,
+            )
+        self._category_counts = counts.cpu().numpy()
+        self._tables = tables
+        return prepared
+
+    def _finish_training(self) -> None:
+        super()._finish_training()
+        self._tables = None
+
+    def _draw_batch(
+        self, size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Real rows, their labels and conditional vectors by training-by-sampling."""
+        t = self._tables
+        data, device = t["data"], t["data"].device
+        k = None
+        if t["columns"].numel():
+            g = torch.multinomial(t["train_prob"], size, replacement=True, generator=generator)
+            u = torch.rand(size, generator=generator, device=device, dtype=torch.float64)
+            pick = t["start"][g] + (u * t["count"][g]).long().clamp_max(t["count"][g] - 1)
+            rows = t["rows"][pick]
+            k = F.one_hot(g, t["columns"].numel()).to(data.dtype)
+        else:
+            rows = torch.randint(data.shape[0], (size,), generator=generator, device=device)
+        labels = None if t["labels"] is None else t["labels"][rows]
+        return data[rows], labels, k
+
+    def _train_step(
+        self,
+        x: torch.Tensor,
+        c: torch.Tensor | None,
+        optimizers: dict[str, torch.optim.Optimizer],
+        generator: torch.Generator,
+    ) -> dict[str, torch.Tensor]:
+        # The rows of x are not used: training-by-sampling draws its own real rows, as many
+        # as x has (rounded down to whole packs).
+        size = max(self.pac, x.shape[0] // self.pac * self.pac)
+        critic = self.discriminator_
+        parts: dict[str, torch.Tensor] = {}
+        for _ in range(self.discriminator_steps):
+            real, labels, k = self._draw_batch(size, generator)
+            z = torch.randn((size, self.latent_dim), generator=generator, device=self.device_)
+            with torch.no_grad():
+                fake = self._activate(
+                    self.generator_(join_inputs(z, labels, k)), generator, hard=False
+                )
+            real_in, fake_in = join_inputs(real, labels, k), join_inputs(fake, labels, k)
+            d_loss = discriminator_loss(
+                critic(real_in, generator), critic(fake_in, generator), self.adversarial_loss
+            )
+            loss = d_loss
+            if self.adversarial_loss == "wgan-gp" and self.gradient_penalty > 0:
+                penalty = gradient_penalty(
+                    lambda t: critic(t, generator), real_in, fake_in, generator, self.pac
+                )
+                loss = loss + self.gradient_penalty * penalty
+                parts["gradient_penalty"] = penalty.detach()
+            optimizer_step(optimizers["discriminator_"], loss)
+            parts["discriminator"] = d_loss.detach()
+            if "classifier_" in optimizers:
+                cls_loss = F.cross_entropy(self.classifier_(real), labels.argmax(1))
+                optimizer_step(optimizers["classifier_"], cls_loss)
+                parts["classifier"] = cls_loss.detach()
+
+        _, labels, k = self._draw_batch(size, generator)
+        z = torch.randn((size, self.latent_dim), generator=generator, device=self.device_)
+        raw = self.generator_(join_inputs(z, labels, k))
+        fake = self._activate(raw, generator, hard=False)
+        g_loss = generator_loss(
+            critic(join_inputs(fake, labels, k), generator), self.adversarial_loss
+        )
+        loss = g_loss
+        if k is not None:
+            target = torch.zeros_like(raw)
+            target[:, self._tables["columns"]] = k
+            ce = condition_cross_entropy(raw, target, self.layout_)
+            loss = loss + ce
+            parts["conditional"] = ce.detach()
+        if "classifier_" in optimizers:
+            loss = loss + F.cross_entropy(self.classifier_(fake), labels.argmax(1))
+        optimizer_step(optimizers["generator_"], loss)
+        parts["generator"] = g_loss.detach()
+        return parts
+
+    # ----------------------------------------------------------- sampling
+    def _generate(
+        self,
+        n: int,
+        c: torch.Tensor | None,
+        generator: torch.Generator,
+        conditions: Mapping[str, Any] | None = None,
+    ) -> torch.Tensor:
+        columns, owner = self._condition_layout()
+        k = None
+        if conditions:
+            fixed = torch.as_tensor(self._resolve_conditions(conditions), device=self.device_)
+            k = torch.zeros((n, columns.numel()), device=self.device_)
+            k[:, fixed] = 1.0
+        elif columns.numel():
+            # A column uniformly, then a value at its real frequency: the data's marginal.
+            counts = torch.as_tensor(self._category_counts, device=self.device_).double()
+            per_column = torch.zeros(int(owner.max()) + 1, dtype=torch.float64, device=self.device_)
+            per_column.index_add_(0, owner, counts)
+            prob = counts / per_column[owner]
+            g = torch.multinomial(prob, n, replacement=True, generator=generator)
+            k = F.one_hot(g, columns.numel()).float()
+        z = torch.randn((n, self.latent_dim), generator=generator, device=self.device_)
+        out = self._activate(self.generator_(join_inputs(z, c, k)), generator, hard=True)
+        if conditions:
+            # Set the asked values: exact counts whatever the generator's own draw was.
+            same_column = torch.isin(owner, owner[fixed])
+            out[:, columns[same_column]] = 0.0
+            out[:, columns[fixed]] = 1.0
+        return out
+
+    # ------------------------------------------------------------ state
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            **super()._extra_state(),
+            "category_counts": [int(v) for v in self._category_counts],
+        }
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        super()._load_extra_state(state)
+        counts = np.asarray(state["category_counts"], dtype=np.int64)
+        if counts.shape != (self._condition_dim,) or (counts < 0).any():
+            raise ModelFileError(
+                "config.json's category counts do not match the codec's categorical columns."
+            )
+        self._category_counts = counts
