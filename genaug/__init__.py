@@ -9,16 +9,27 @@ from genaug.exceptions import (
     NotFittedError,
     TrainingDivergedError,
 )
-from genaug.synthesizers import BaseSynthesizer, VAESynthesizer, load
+from genaug.sklearn import AugmentedClassifier, SyntheticAugmenter
+from genaug.synthesizers import (
+    BaseSynthesizer,
+    GANSynthesizer,
+    VAEGANSynthesizer,
+    VAESynthesizer,
+    load,
+)
 
 __all__ = [
+    "AugmentedClassifier",
     "BaseSynthesizer",
+    "GANSynthesizer",
     "GenaugError",
     "InvalidDataError",
     "InvalidParameterError",
     "ModelFileError",
     "NotFittedError",
+    "SyntheticAugmenter",
     "TrainingDivergedError",
+    "VAEGANSynthesizer",
     "VAESynthesizer",
     "__version__",
     "load",
