@@ -1,0 +1,462 @@
+"""What each ``genaug`` command does, as calls to the public Python API.
+
+Every ``run_*`` function takes the parsed arguments and returns the exit code. Errors are
+raised, never printed: :func:`genaug.cli.main` turns them into one line on standard error.
+A :class:`~genaug._cli_io.UsageError` means the command line cannot be acted on as written
+(exit code 2); a :class:`~genaug.exceptions.GenaugError` or ``ValueError`` raised once the
+files are read means their content does not fit (exit code 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from genaug._cli_io import (
+    UsageError,
+    check_columns,
+    check_model_output,
+    check_output,
+    read_data,
+    require_path,
+    split_label,
+    table_format,
+    write_table,
+)
+from genaug.exceptions import GenaugError, InvalidDataError
+from genaug.sklearn import SyntheticAugmenter
+from genaug.synthesizers import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer, load
+
+__all__ = [
+    "BENCHMARKS_DIR_ENV",
+    "BENCHMARK_SUITES",
+    "MODELS",
+    "SCRIPT_SUITES",
+    "benchmarks_dir",
+    "run_augment",
+    "run_benchmark",
+    "run_evaluate",
+    "run_fit",
+    "run_sample",
+]
+
+MODELS = {"vae": VAESynthesizer, "gan": GANSynthesizer, "vaegan": VAEGANSynthesizer}
+# The suites run from the scripts of the repository's benchmarks/ folder, in the order of "all".
+SCRIPT_SUITES = {
+    "tabular": "tabular.py",
+    "quality": "quality.py",
+    "images": "images.py",
+    "speed": "speed.py",
+}
+BENCHMARK_SUITES = ("quick", *SCRIPT_SUITES, "all")
+BENCHMARKS_DIR_ENV = "GENAUG_BENCHMARKS_DIR"
+SYNTHETIC_FLAG = "is_synthetic"
+
+
+def _printer(args: argparse.Namespace) -> Callable[[str], None]:
+    """``print`` for status lines, or a no-op under ``--quiet``."""
+    return (lambda _message: None) if args.quiet else print
+
+
+def _make_synthesizer(args: argparse.Namespace) -> Any:
+    params: dict[str, Any] = {
+        "random_state": args.seed,
+        "device": args.device,
+        "verbose": bool(args.verbose),
+    }
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    if args.discrete:
+        params["discrete_columns"] = list(args.discrete)
+    return MODELS[args.model](**params)
+
+
+def _check_discrete(data: pd.DataFrame, args: argparse.Namespace) -> None:
+    check_columns(data, args.discrete or [], "--discrete", args.data)
+    if args.label in (args.discrete or []):
+        raise UsageError(
+            f"--discrete names the --label column {args.label!r}; labels are always "
+            "categorical: leave it out of --discrete."
+        )
+
+
+# ------------------------------------------------------------------------------ fit
+def run_fit(args: argparse.Namespace) -> int:
+    """``genaug fit``: train a synthesizer on a table and save it as a model folder."""
+    say = _printer(args)
+    check_model_output(args.output, args.force)
+    data = read_data(args.data)
+    X, y = split_label(data, args.label, args.data)
+    _check_discrete(data, args)
+    synthesizer = _make_synthesizer(args).fit(X, y)
+    synthesizer.save(args.output)
+    say(
+        f"Fitted {type(synthesizer).__name__} on {len(X)} rows of {args.data} "
+        f"({len(synthesizer.classes_)} classes of {args.label!r}); saved to {args.output}."
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- sample
+def _from_text(text: str, known: Iterable[Any]) -> Any:
+    """The value among ``known`` written as ``text`` on the command line, else ``None``.
+
+    Matches the value's ``str``; a number also matches its numeric value ("1" and "1.0").
+    """
+    known = list(known)
+    for value in known:
+        if str(value) == text:
+            return value
+    numbers = [v for v in known if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return next((v for v in numbers if v == number), None)
+
+
+def _to_label(text: str, model: Any, args: argparse.Namespace, option: str) -> Any:
+    """Convert a label typed on the command line to the model's label type (``classes_``)."""
+    if model.classes_ is None:
+        raise InvalidDataError(
+            f"the model in {args.model_dir!r} was fitted without labels; drop {option}."
+        )
+    classes = np.asarray(model.classes_).tolist()
+    value = _from_text(text, classes)
+    if value is None:
+        shown = [str(c) for c in classes[:20]]
+        raise InvalidDataError(
+            f"{option} {text!r} is not a class of the model in {args.model_dir!r}; "
+            f"its classes are {shown}."
+        )
+    return value
+
+
+def _to_conditions(pairs: list[tuple[str, str]], model: Any) -> dict[str, Any] | None:
+    """``--condition COL=V`` values converted to the type of the column's categories.
+
+    Values that match no category are passed on as typed: the synthesizer's error then names
+    the column and the values it has seen.
+    """
+    if not pairs:
+        return None
+    categories = {
+        info["name"]: info["categories"]
+        for info in model.codec_.columns_
+        if info["kind"] == "categorical"
+    }
+    conditions = {}
+    for name, text in pairs:
+        value = _from_text(text, categories.get(name, []))
+        conditions[name] = text if value is None else value
+    return conditions
+
+
+def _sample_size(args: argparse.Namespace) -> int:
+    if args.class_counts is None:
+        if args.n is None:
+            raise UsageError("-n is required: the number of rows to draw (or give --class-counts).")
+        return args.n
+    total = sum(args.class_counts.values())
+    if args.n is not None and args.n != total:
+        raise UsageError(
+            f"--class-counts add up to {total}, but -n is {args.n}; make them agree or drop -n."
+        )
+    if total == 0:
+        raise UsageError("--class-counts add up to 0; ask for at least one row.")
+    return total
+
+
+def _as_frame(chunk: Any) -> pd.DataFrame:
+    """One ``iter_sample`` chunk, ``X`` or ``(X, y)``, as a frame with the label last."""
+    X, y = chunk if isinstance(chunk, tuple) else (chunk, None)
+    if not isinstance(X, pd.DataFrame):  # a model fitted on an array
+        X = pd.DataFrame(X, columns=[str(i) for i in range(np.shape(X)[1])])
+    if y is not None:
+        name = y.name if isinstance(y, pd.Series) and y.name is not None else "label"
+        y = y.set_axis(X.index) if isinstance(y, pd.Series) else pd.Series(y, index=X.index)
+        X.insert(X.shape[1], str(name), y)
+    return X
+
+
+def _frames(chunks: Iterable[Any], bar: tqdm) -> Iterator[pd.DataFrame]:
+    for chunk in chunks:
+        frame = _as_frame(chunk)
+        bar.update(len(frame))
+        yield frame
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    """``genaug sample``: draw rows from a saved model into a CSV or Parquet file, in chunks."""
+    say = _printer(args)
+    table_format(args.output, "-o")
+    check_output(args.output, "-o", args.force)
+    n = _sample_size(args)
+    model = load(str(require_path(args.model_dir, "MODEL_DIR")))
+    y = None
+    if args.label_value is not None:
+        y = _to_label(args.label_value, model, args, "--label-value")
+    elif args.class_counts is not None:
+        y = {
+            _to_label(text, model, args, "--class-counts"): count
+            for text, count in args.class_counts.items()
+        }
+    chunks = model.iter_sample(
+        n,
+        y,
+        conditions=_to_conditions(args.condition, model),
+        random_state=args.seed,
+        chunk_size=args.chunk_size,
+    )
+    with tqdm(total=n, unit="row", desc="sample", disable=not args.verbose) as bar:
+        rows = write_table(args.output, _frames(chunks, bar))
+    say(f"Wrote {rows} synthetic rows to {args.output}.")
+    return 0
+
+
+# -------------------------------------------------------------------------- augment
+def run_augment(args: argparse.Namespace) -> int:
+    """``genaug augment``: append synthetic rows to a table, flagged in ``is_synthetic``."""
+    say = _printer(args)
+    table_format(args.output, "-o")
+    check_output(args.output, "-o", args.force)
+    data = read_data(args.data)
+    X, y = split_label(data, args.label, args.data)
+    _check_discrete(data, args)
+    if SYNTHETIC_FLAG in data.columns:
+        raise InvalidDataError(
+            f"{str(args.data)!r} already has a column {SYNTHETIC_FLAG!r}; genaug adds its own: "
+            "rename or drop it."
+        )
+    augmenter = SyntheticAugmenter(
+        _make_synthesizer(args),
+        # --ratio grows every class without rebalancing ({}: no target sizes).
+        sampling_strategy={} if args.ratio is not None else args.strategy,
+        augment_ratio=args.ratio,
+        random_state=args.seed,
+    )
+    X_res, y_res = augmenter.fit_resample(X, y)
+    out = pd.concat([X_res, y_res], axis=1)[list(data.columns)]
+    out[SYNTHETIC_FLAG] = augmenter.synthetic_mask_
+    write_table(args.output, [out])
+    added = {str(k): v for k, v in augmenter.sampling_strategy_.items()}
+    say(
+        f"Added {int(augmenter.synthetic_mask_.sum())} synthetic rows {added} to the {len(X)} "
+        f"rows of {args.data}; wrote {args.output}."
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------- evaluate
+def _split(frame: pd.DataFrame, label: str | None, path: str) -> tuple[pd.DataFrame, Any]:
+    return (frame, None) if label is None else split_label(frame, label, path)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``genaug evaluate``: score a synthetic table against the real one; print the summary."""
+    from genaug.metrics import evaluate
+
+    for option in ("html", "json"):
+        if getattr(args, option) is not None:
+            check_output(getattr(args, option), f"--{option}", args.force)
+    real, y_real = _split(read_data(args.real, "REAL"), args.label, args.real)
+    synthetic, y_synthetic = _split(read_data(args.synthetic, "SYNTH"), args.label, args.synthetic)
+    holdout = y_holdout = None
+    if args.holdout is not None:
+        holdout, y_holdout = _split(read_data(args.holdout, "--holdout"), args.label, args.holdout)
+    check_columns(real, args.discrete or [], "--discrete", args.real)
+    report = evaluate(
+        real,
+        synthetic,
+        real_holdout=holdout,
+        y_real=y_real,
+        y_synthetic=y_synthetic,
+        y_holdout=y_holdout,
+        metrics=args.metrics,
+        random_state=args.seed,
+        discrete_columns=args.discrete,
+    )
+    report.summary()  # the command's result: printed under --quiet too
+    say = _printer(args)
+    if args.json is not None:
+        say(f"Wrote {report.to_json(args.json)}.")
+    if args.html is not None:
+        say(f"Wrote {report.to_html(args.html)}.")
+    return 0
+
+
+# ------------------------------------------------------------------------ benchmark
+def benchmarks_dir() -> Path:
+    """The repository's ``benchmarks/`` folder, which holds the scripts of the full suites.
+
+    ``GENAUG_BENCHMARKS_DIR`` overrides it; otherwise it is the folder beside the ``genaug``
+    package, which exists in a source checkout (``pip install -e .``) and not in a wheel.
+
+    Returns
+    -------
+    Path
+        The folder, which need not exist.
+    """
+    override = os.environ.get(BENCHMARKS_DIR_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
+    return _package_root() / "benchmarks"
+
+
+def _package_root() -> Path:
+    """The folder that holds the ``genaug`` package this command runs from."""
+    import genaug
+
+    return Path(genaug.__file__).resolve().parent.parent
+
+
+def _script(suite: str) -> Path:
+    """The script of ``suite``, or a :class:`UsageError` that says where it was looked for."""
+    folder = benchmarks_dir()
+    if not folder.is_dir():
+        raise UsageError(
+            f"--suite {suite} runs the scripts of the source tree's benchmarks/ folder, which this "
+            f"installation lacks ({folder} does not exist); clone the genaug repository and "
+            f"'pip install -e .' it, or set {BENCHMARKS_DIR_ENV} to the folder. "
+            "'genaug benchmark --quick' works from any install."
+        )
+    script = folder / SCRIPT_SUITES[suite]
+    if not script.is_file():
+        raise UsageError(
+            f"--suite {suite} needs {script}, which is absent from {folder}; this checkout has "
+            f"no {suite} benchmark yet."
+        )
+    return script
+
+
+def _check_results(out: str | None, suite: str, force: bool) -> None:
+    """Refuse to overwrite the results of ``suite`` in an explicit ``--out`` without --force."""
+    if out is None or force:
+        return
+    for name in (f"{suite}.json", f"{suite}.md"):
+        if (Path(out) / name).exists():
+            raise UsageError(
+                f"--out {str(out)!r} already holds {name}; pass --force to overwrite the results "
+                "or choose another folder."
+            )
+
+
+def _run_quick(args: argparse.Namespace, out: str | None) -> int:
+    from genaug.bench.quick import run_quick
+
+    result = run_quick(
+        repeats=args.repeats,
+        epochs=args.epochs,
+        seed=args.seed,
+        out_dir=out,
+        log=None if args.quiet else print,
+    )
+    if args.quiet:
+        print(result["table"])  # the command's result: printed under --quiet too
+    return 0
+
+
+def _run_script(suite: str, script: Path, args: argparse.Namespace) -> int:
+    """Run one suite's script with this Python; its exit status, 0 on success."""
+    command = [sys.executable, str(script)]
+    if args.out is not None:
+        command += ["--out", str(Path(args.out).resolve())]
+    if args.budget is not None:
+        command += ["--budget", f"{args.budget:g}"]
+    if args.quick:
+        command.append("--quick")
+    command += list(args.script_args)
+    # The script imports the genaug that runs this command, even from an uninstalled checkout.
+    env = dict(os.environ)
+    package_root = str(_package_root())
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    say = _printer(args)
+    say(f"genaug benchmark: running {' '.join(command[1:])}")
+    stdout = subprocess.DEVNULL if args.quiet else None
+    completed = subprocess.run(command, env=env, stdout=stdout, check=False)
+    if completed.returncode == 0:
+        results = Path(args.out) if args.out is not None else script.parent / "results"
+        print(f"{suite}: results in {results / (suite + '.md')} and .json")
+    return completed.returncode
+
+
+def _suites(args: argparse.Namespace) -> list[str]:
+    suite = args.suite
+    if suite is None:
+        if args.quick:
+            return ["quick"]
+        raise UsageError(
+            "choose a benchmark: --quick, or --suite NAME with NAME among "
+            f"{list(BENCHMARK_SUITES)}."
+        )
+    if suite not in BENCHMARK_SUITES:
+        raise UsageError(
+            f"--suite {suite!r} is not a benchmark suite; available: {list(BENCHMARK_SUITES)}."
+        )
+    if args.script_args and suite in ("quick", "all"):
+        raise UsageError(
+            f"arguments after '--' go to one suite's script; --suite {suite} takes none "
+            f"(got {' '.join(args.script_args)!r})."
+        )
+    return ["quick", *SCRIPT_SUITES] if suite == "all" else [suite]
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    """``genaug benchmark``: run a benchmark suite, or all of them, and report where results are.
+
+    ``quick`` runs in this process from :mod:`genaug.bench`, so it works from any install.
+    The other suites are the scripts of the repository's ``benchmarks/`` folder (see
+    :func:`benchmarks_dir`), each run as ``python benchmarks/<suite>.py`` with this Python and
+    given ``--out DIR``, ``--budget SECONDS`` and ``--quick`` when the command has them, plus
+    any arguments after ``--``. ``all`` runs quick and every script present, says which are
+    absent, and exits with 1 when one was absent or failed.
+    """
+    suites = _suites(args)
+    if suites == ["quick"] and args.budget is not None:
+        raise UsageError("--budget is for the script suites; the quick suite takes --epochs.")
+    run_all = args.suite == "all"
+    for suite in suites:
+        _check_results(args.out, suite, args.force)
+    scripts: dict[str, Path] = {}
+    missing: list[str] = []
+    for suite in suites:
+        if suite == "quick":
+            continue
+        try:
+            scripts[suite] = _script(suite)
+        except UsageError as exc:
+            if not run_all or not benchmarks_dir().is_dir():
+                raise
+            missing.append(suite)
+            print(f"genaug benchmark: skipping {suite}: {exc}", file=sys.stderr)
+    failed: list[str] = []
+    for suite in suites:
+        if suite == "quick":
+            out = args.out
+            if out is None and run_all:
+                out = str(benchmarks_dir() / "results")
+            _run_quick(args, out)
+        elif suite in scripts:
+            code = _run_script(suite, scripts[suite], args)
+            if code != 0:
+                if not run_all:
+                    raise GenaugError(
+                        f"{scripts[suite]} exited with status {code}; its output above says why."
+                    )
+                failed.append(f"{suite} failed (exit status {code})")
+    if missing or failed:
+        raise GenaugError(
+            "not every suite ran: "
+            + "; ".join([f"{s} absent" for s in missing] + failed)
+            + "; the other suites' results were written."
+        )
+    return 0

@@ -1,0 +1,514 @@
+"""The command line: each command end to end on temp files, atomic writes, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from genaug import __version__, load
+from genaug import _cli_io as cli_io
+from genaug._cli_io import UsageError
+from genaug.cli import main
+
+from .conftest import make_labelled
+
+FAST = ["--epochs", "2", "--seed", "0"]
+
+
+def _table(n: int = 160, seed: int = 0) -> pd.DataFrame:
+    X, y = make_labelled(n, seed)
+    return X.assign(label=y)
+
+
+def _write(frame: pd.DataFrame, path) -> str:
+    if str(path).endswith(".csv"):
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return str(path)
+
+
+def _read(path) -> pd.DataFrame:
+    return pd.read_csv(path) if str(path).endswith(".csv") else pd.read_parquet(path)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A labelled table as CSV and Parquet, and a VAE model fitted on it by ``genaug fit``."""
+    folder = tmp_path_factory.mktemp("cli")
+    data = _table()
+    paths = {
+        "csv": _write(data, folder / "data.csv"),
+        "parquet": _write(data, folder / "data.parquet"),
+    }
+    paths["model"] = str(folder / "model")
+    assert main(["fit", paths["csv"], "--label", "label", *FAST, "-q", "-o", paths["model"]]) == 0
+    return paths
+
+
+def _one_error_line(err: str, *words: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+# ----------------------------------------------------------------------------- fit
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_fit_saves_a_model_that_genaug_load_reads(files, tmp_path, fmt, capsys):
+    out = tmp_path / "m"
+    code = main(["fit", files[fmt], "--model", "vae", "--label", "label", *FAST, "-o", str(out)])
+    assert code == 0
+    assert "saved to" in capsys.readouterr().out
+    model = load(str(out))
+    assert list(model.classes_) == ["common", "rare"]
+    assert list(model.feature_names_in_) == ["x", "k", "m"]
+    assert model.epochs == 2
+
+
+def test_fit_refuses_an_existing_model_without_force(files, capsys):
+    before = load(files["model"]).sample(5, random_state=0)[0]
+    code = main(["fit", files["csv"], "--label", "label", *FAST, "-o", files["model"]])
+    assert code == 2
+    _one_error_line(capsys.readouterr().err, files["model"], "--force")
+    assert load(files["model"]).sample(5, random_state=0)[0].equals(before)
+
+
+def test_fit_replaces_a_model_with_force_but_never_another_folder(files, tmp_path, capsys):
+    model = tmp_path / "m"
+    assert main(["fit", files["csv"], "--label", "label", *FAST, "-q", "-o", str(model)]) == 0
+    again = ["fit", files["csv"], "--label", "label", "--epochs", "1", "-q", "-o", str(model)]
+    assert main([*again, "--force"]) == 0
+    assert load(str(model)).epochs == 1
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "keep.jpg").write_bytes(b"x")
+    assert main([*again[:-1], str(other), "--force"]) == 2
+    _one_error_line(capsys.readouterr().err, "photos", "without a genaug model")
+    assert (other / "keep.jpg").exists()
+
+
+# -------------------------------------------------------------------------- sample
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_sample_streams_chunks_with_exact_class_counts(files, tmp_path, fmt):
+    out = tmp_path / f"synth.{fmt}"
+    code = main(
+        [
+            "sample",
+            files["model"],
+            "--class-counts",
+            "rare=250,common=50",
+            "--chunk-size",
+            "64",
+            "--seed",
+            "3",
+            "-q",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    synth = _read(out)
+    assert list(synth.columns) == ["x", "k", "m", "label"]
+    assert synth["label"].value_counts().to_dict() == {"rare": 250, "common": 50}
+    assert synth["m"].dtype == np.int64
+    # Chunking is invisible: the rows equal one in-memory sample with the same seed.
+    X, _ = load(files["model"]).sample(300, y={"rare": 250, "common": 50}, random_state=3)
+    np.testing.assert_allclose(synth["x"], X["x"], rtol=1e-6)
+    assert synth["k"].astype(str).tolist() == X["k"].astype(str).tolist()
+    if fmt == "parquet":
+        assert pq.ParquetFile(out).num_row_groups == 5  # ceil(300 / 64) chunks
+
+
+def test_sample_converts_label_values_to_the_models_label_type(tmp_path):
+    data = _table().assign(label=lambda d: (d["label"] == "rare").astype(int))
+    model = tmp_path / "m"
+    assert (
+        main(
+            [
+                "fit",
+                _write(data, tmp_path / "d.csv"),
+                "--label",
+                "label",
+                *FAST,
+                "-q",
+                "-o",
+                str(model),
+            ]
+        )
+        == 0
+    )
+    assert load(str(model)).classes_.dtype.kind == "i"
+    out = tmp_path / "ones.csv"
+    assert main(["sample", str(model), "-n", "40", "--label-value", "1", "-q", "-o", str(out)]) == 0
+    assert pd.read_csv(out)["label"].tolist() == [1] * 40
+    out2 = tmp_path / "counts.parquet"
+    assert main(["sample", str(model), "--class-counts", "0=3,1.0=2", "-q", "-o", str(out2)]) == 0
+    assert pd.read_parquet(out2)["label"].tolist() == [0, 0, 0, 1, 1]
+
+
+def test_gan_sample_with_a_condition_and_a_label(files, tmp_path):
+    model, out = tmp_path / "gan", tmp_path / "cond.csv"
+    assert (
+        main(
+            [
+                "fit",
+                files["parquet"],
+                "--model",
+                "gan",
+                "--label",
+                "label",
+                "--epochs",
+                "1",
+                "--seed",
+                "0",
+                "-q",
+                "-o",
+                str(model),
+            ]
+        )
+        == 0
+    )
+    code = main(
+        [
+            "sample",
+            str(model),
+            "-n",
+            "30",
+            "--condition",
+            "k=a",
+            "--label-value",
+            "rare",
+            "-q",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    synth = pd.read_csv(out)
+    assert (synth["k"] == "a").all() and (synth["label"] == "rare").all() and len(synth) == 30
+
+
+# ------------------------------------------------------------------------- augment
+@pytest.mark.parametrize(("src", "dst"), [("csv", "parquet"), ("parquet", "csv")])
+def test_augment_balances_the_classes_and_flags_synthetic_rows(files, tmp_path, src, dst):
+    out = tmp_path / f"aug.{dst}"
+    code = main(["augment", files[src], "--label", "label", *FAST, "-q", "-o", str(out)])
+    assert code == 0
+    real, aug = _read(files[src]), _read(out)
+    assert list(aug.columns) == [*real.columns, "is_synthetic"]
+    assert not aug["is_synthetic"][: len(real)].any() and aug["is_synthetic"][len(real) :].all()
+    pd.testing.assert_frame_equal(aug.iloc[: len(real)].drop(columns="is_synthetic"), real)
+    counts = aug["label"].value_counts()
+    assert counts["rare"] == counts["common"] == real["label"].value_counts()["common"]
+
+
+def test_augment_ratio_grows_every_class_without_rebalancing(files, tmp_path):
+    out = tmp_path / "aug.csv"
+    code = main(
+        ["augment", files["csv"], "--label", "label", "--ratio", "0.5", *FAST, "-q", "-o", str(out)]
+    )
+    assert code == 0
+    aug = pd.read_csv(out)
+    real_counts = _read(files["csv"])["label"].value_counts()
+    synth_counts = aug.loc[aug["is_synthetic"], "label"].value_counts()
+    for label, n in real_counts.items():
+        assert synth_counts[label] == round(0.5 * n)
+
+
+# ------------------------------------------------------------------------ evaluate
+def test_evaluate_prints_the_summary_and_writes_reports(files, tmp_path, capsys):
+    real = _table(160, seed=1)
+    synth = _write(real.sample(frac=1.0, random_state=0), tmp_path / "synth.parquet")
+    holdout = _write(_table(120, seed=2), tmp_path / "holdout.csv")
+    report_json, report_html = tmp_path / "r.json", tmp_path / "r.html"
+    code = main(
+        [
+            "evaluate",
+            files["csv"],
+            synth,
+            "--holdout",
+            holdout,
+            "--label",
+            "label",
+            "--metrics",
+            "fidelity,privacy",
+            "--json",
+            str(report_json),
+            "--html",
+            str(report_html),
+            "-q",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "fidelity" in out and "privacy" in out  # the summary is printed even under -q
+    assert set(json.loads(report_json.read_text())["families"]) == {"fidelity", "privacy"}
+    assert report_html.read_text().lstrip().lower().startswith("<!doctype html")
+
+
+# ----------------------------------------------------------------------- benchmark
+def test_quick_benchmark_writes_results_and_prints_the_table(tmp_path, capsys):
+    code = main(["benchmark", "--quick", "--repeats", "1", "--epochs", "2", "--out", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    for name in ("none", "SMOTE", "genaug VAE", "breast_cancer", "wine", "adult"):
+        assert name in out
+    result = json.loads((tmp_path / "quick.json").read_text())
+    assert {r["method"] for r in result["scores"]} == {"none", "SMOTE", "genaug VAE"}
+    assert len(result["scores"]) == 3 * 3
+    assert all(0.0 <= r["balanced_accuracy"] <= 1.0 for r in result["scores"])
+    assert "| data set |" in (tmp_path / "quick.md").read_text()
+    # The results now exist: a second run refuses to overwrite them without --force.
+    assert main(["benchmark", "--quick", "--out", str(tmp_path)]) == 2
+    _one_error_line(capsys.readouterr().err, "quick.json", "--force")
+
+
+def test_benchmark_suite_quick_is_a_synonym_and_unknown_suites_are_refused(monkeypatch, capsys):
+    calls = []
+
+    def fake_run_quick(**kwargs):
+        calls.append(kwargs)
+        return {"table": "| data set |"}
+
+    monkeypatch.setattr("genaug.bench.quick.run_quick", fake_run_quick)
+    assert main(["benchmark", "--suite", "quick", "--repeats", "2", "-q"]) == 0
+    assert calls[0]["repeats"] == 2 and calls[0]["log"] is None
+    assert "| data set |" in capsys.readouterr().out
+    assert main(["benchmark", "--suite", "full"]) == 2
+    _one_error_line(capsys.readouterr().err, "'full'", "available", "quick")
+
+
+def test_usage_errors_exit_with_2(capsys):
+    assert main([]) == 2
+    assert main(["benchmark"]) == 2
+    assert "choose a benchmark" in capsys.readouterr().err
+    assert main(["benchmark", "--quick", "--repeats", "0"]) == 2
+
+
+# -------------------------------------------------------------------- atomic write
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize(
+    ("error", "exit_code"), [(OSError("disk full"), 1), (KeyboardInterrupt(), 130)]
+)
+def test_a_failure_mid_write_keeps_the_old_output_and_leaves_no_temp_file(
+    files, tmp_path, monkeypatch, capsys, fmt, error, exit_code
+):
+    out = tmp_path / f"synth.{fmt}"
+    _write(pd.DataFrame({"old": [1, 2, 3]}), out)
+    old = out.read_bytes()
+    writer = cli_io._WRITERS[fmt]
+    real_write = writer.write
+
+    def write_then_fail(self, frame):
+        if self.rows:  # the first chunk is written, the second fails
+            raise error
+        real_write(self, frame)
+
+    monkeypatch.setattr(writer, "write", write_then_fail)
+    code = main(
+        ["sample", files["model"], "-n", "200", "--chunk-size", "50", "--force", "-o", str(out)]
+    )
+    assert code == exit_code
+    assert capsys.readouterr().err.count("\n") == 1
+    assert out.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_sample_refuses_to_overwrite_without_force(files, tmp_path, capsys):
+    out = tmp_path / "synth.csv"
+    out.write_text("keep me\n")
+    assert main(["sample", files["model"], "-n", "5", "-o", str(out)]) == 2
+    _one_error_line(capsys.readouterr().err, str(out), "--force")
+    assert out.read_text() == "keep me\n"
+    assert main(["sample", files["model"], "-n", "5", "--force", "-q", "-o", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 5
+
+
+# -------------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("make_args", "code", "words"),
+    [
+        (
+            lambda f, t: ["fit", str(t / "missing.csv"), "--label", "label", "-o", str(t / "m")],
+            2,
+            ["missing.csv", "does not exist"],
+        ),
+        (
+            lambda f, t: ["fit", f["csv"], "--label", "nope", "-o", str(t / "m")],
+            1,
+            ["--label", "'nope'", "data.csv", "columns are"],
+        ),
+        (
+            lambda f, t: [
+                "fit",
+                f["csv"],
+                "--label",
+                "label",
+                "--discrete",
+                "m,zz",
+                "-o",
+                str(t / "m"),
+            ],
+            1,
+            ["--discrete", "'zz'"],
+        ),
+        (
+            lambda f, t: ["fit", f["txt"], "--label", "label", "-o", str(t / "m")],
+            2,
+            ["data.txt", "'.txt'", ".csv"],
+        ),
+        (
+            lambda f, t: ["fit", str(t), "--label", "label", "-o", str(t / "m")],
+            2,
+            ["is a folder", "image synthesizers"],
+        ),
+        (
+            lambda f, t: ["fit", f["bad"], "--label", "label", "-o", str(t / "m")],
+            1,
+            ["bad.parquet", "PARQUET"],
+        ),
+        (
+            lambda f, t: ["sample", f["model"], "-n", "5", "-o", str(t / "out.json")],
+            2,
+            ["out.json", "'.json'"],
+        ),
+        (
+            lambda f, t: ["sample", f["model"], "--class-counts", "rare:5", "-o", str(t / "o.csv")],
+            2,
+            ["--class-counts", "LABEL=COUNT"],
+        ),
+        (
+            lambda f, t: [
+                "sample",
+                f["model"],
+                "-n",
+                "4",
+                "--class-counts",
+                "rare=5",
+                "-o",
+                str(t / "o.csv"),
+            ],
+            2,
+            ["add up to 5", "-n is 4"],
+        ),
+        (
+            lambda f, t: [
+                "sample",
+                f["model"],
+                "-n",
+                "5",
+                "--label-value",
+                "epic",
+                "-o",
+                str(t / "o.csv"),
+            ],
+            1,
+            ["'epic'", "classes are", "rare"],
+        ),
+        (
+            lambda f, t: ["sample", str(t / "nomodel"), "-n", "5", "-o", str(t / "o.csv")],
+            2,
+            ["MODEL_DIR", "nomodel"],
+        ),
+        (
+            lambda f, t: ["sample", f["model"], "-n", "0", "-o", str(t / "o.csv")],
+            2,
+            ["-n", "positive integer"],
+        ),
+        (
+            lambda f, t: ["evaluate", f["csv"], f["parquet"], "--label", "lbl"],
+            1,
+            ["--label", "'lbl'"],
+        ),
+        (
+            lambda f, t: ["evaluate", f["csv"], f["parquet"], "--metrics", "fidelty"],
+            2,
+            ["--metrics", "'fidelty'"],
+        ),
+        (
+            lambda f, t: ["-v", "sample", f["model"], "-n", "5", "-q", "-o", str(t / "o.csv")],
+            2,
+            ["-v/--verbose", "-q/--quiet"],
+        ),
+    ],
+    ids=[
+        "missing-file",
+        "unknown-label-column",
+        "unknown-discrete-column",
+        "bad-extension",
+        "image-folder",
+        "corrupt-file",
+        "bad-output-extension",
+        "class-counts-syntax",
+        "class-counts-vs-n",
+        "unseen-label-value",
+        "missing-model",
+        "bad-n",
+        "evaluate-label",
+        "unknown-metric",
+        "verbose-and-quiet",
+    ],
+)
+def test_errors_are_one_line_with_the_right_exit_code(
+    files, tmp_path, capsys, make_args, code, words
+):
+    f = dict(files)
+    f["txt"] = str(tmp_path / "data.txt")
+    (tmp_path / "data.txt").write_text("x,label\n1,a\n")
+    f["bad"] = str(tmp_path / "bad.parquet")
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    assert main(make_args(f, tmp_path)) == code
+    captured = capsys.readouterr()
+    _one_error_line(captured.err, *words)
+    assert captured.out == ""
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "m").exists()
+
+
+def test_debug_shows_the_exception(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        main(["--debug", "fit", str(tmp_path / "no.csv"), "--label", "y", "-o", str(tmp_path)])
+
+
+# ------------------------------------------------------------------- entry points
+@pytest.mark.parametrize("command", ["fit", "sample", "augment", "evaluate", "benchmark"])
+def test_help_of_each_command_shows_an_example(command, capsys):
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "example:" in out and f"genaug {command} " in out
+
+
+def test_quiet_and_verbose_work_before_and_after_the_command(files, tmp_path, capsys):
+    assert main(["-q", "sample", files["model"], "-n", "5", "-o", str(tmp_path / "a.csv")]) == 0
+    assert (
+        main(["sample", files["model"], "-n", "5", "--quiet", "-o", str(tmp_path / "b.csv")]) == 0
+    )
+    assert capsys.readouterr().out == ""
+    assert main(["sample", files["model"], "-n", "5", "-v", "-o", str(tmp_path / "c.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "Wrote 5 synthetic rows" in captured.out and "5/5" in captured.err  # progress bar
+
+
+def test_version_and_unknown_command(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"genaug {__version__}"
+    assert main(["nonsense"]) == 2
+    _one_error_line(capsys.readouterr().err, "invalid choice", "--help")
+
+
+def test_python_dash_m_works_the_same(files, tmp_path):
+    out = tmp_path / "s.parquet"
+    command = [sys.executable, "-m", "genaug", "sample", files["model"], "-n", "7", "-o", str(out)]
+    run = subprocess.run(command, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert len(pd.read_parquet(out)) == 7 and "Wrote 7 synthetic rows" in run.stdout
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 2
+    _one_error_line(again.stderr, "already exists", "--force")
