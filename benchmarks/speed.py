@@ -1,0 +1,491 @@
+"""Speed, memory and quality per second: genaug against ctgan's CTGAN and TVAE, side by side.
+
+Every model is measured in its own child process (so that its peak RSS is its own), one after
+the other, with the same torch thread count, on Adult's 32,561 training rows; quality is
+scored on UCI's 16,281 held-out test rows. Figures are reported as ratios genaug / ctgan,
+since absolute times on shared machines mean little.
+
+What is measured for each model:
+
+* preprocessing: the codec fit (genaug ``TabularCodec``; ctgan ``DataTransformer``), median of 3;
+* seconds per epoch at batch 500: (fit time - preprocessing) / epochs;
+* sampling rows/s (50,000 rows, unconditional), and the time for 1,000 rows conditioned on
+  ``native-country == "Holand-Netherlands"`` (one training row) where the model supports it;
+* peak RSS of the child process;
+* quality at a wall-time budget: TSTR (gradient boosting trained on 32,561 synthetic rows,
+  tested on the real test rows: macro-F1, ROC-AUC) and a real-vs-synthetic detection AUC
+  (``genaug.metrics.detection.detection_auc``; 0.5 is ideal).
+
+ctgan's models train for ``--ctgan-epochs`` (its budget); genaug's models get a fraction
+(``--budget-fraction``, default 1/3) of CTGAN's measured total fit time: their epochs are
+set from a short calibration fit. ctgan needs pandas < 3, so run this script in a venv that
+has both packages (see ``benchmarks/README.md``)::
+
+    .bench-venv/bin/python benchmarks/speed.py --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LABEL = "income"
+RARE = ("native-country", "Holand-Netherlands")
+
+
+def _adult() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from genaug.datasets import load_adult
+
+    return load_adult(), load_adult("test")
+
+
+def _as_hgb_input(frame: pd.DataFrame, like: pd.DataFrame | None = None) -> pd.DataFrame:
+    out = frame.copy()
+    for c in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[c]):
+            cats = None if like is None else like[c].cat.categories
+            out[c] = pd.Categorical(out[c].astype(object), categories=cats)
+    return out
+
+
+def _quality(train: pd.DataFrame, synth: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    from genaug.metrics.detection import detection_auc
+
+    X_syn = _as_hgb_input(synth.drop(columns=LABEL))
+    y_syn = synth[LABEL].astype(str).to_numpy()
+    X_test = _as_hgb_input(test.drop(columns=LABEL), like=X_syn)
+    y_test = test[LABEL].astype(str).to_numpy()
+    out: dict[str, float] = {}
+    if len(np.unique(y_syn)) == 2:
+        clf = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=seed)
+        clf.fit(X_syn, y_syn)
+        proba = clf.predict_proba(X_test)[:, list(clf.classes_).index(">50K")]
+        out["tstr_macro_f1"] = float(f1_score(y_test, clf.predict(X_test), average="macro"))
+        out["tstr_roc_auc"] = float(roc_auc_score(y_test == ">50K", proba))
+    real = train.astype({LABEL: str})
+    fake = synth[train.columns].astype({LABEL: str})
+    out["detection_auc"] = float(detection_auc(real, fake, random_state=seed))
+    return out
+
+
+# ----------------------------------------------------------------- models
+def _genaug_model(name: str, epochs: int, seed: int):
+    from genaug import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer
+
+    if name == "genaug-vae":
+        return VAESynthesizer(epochs=epochs, batch_size=500, random_state=seed)
+    if name == "genaug-gan":
+        return GANSynthesizer(epochs=epochs, batch_size=500, random_state=seed)
+    if name == "genaug-gan-ctgan-arch":
+        # CTGAN's shape: 256-256 residual generator, 256-256 critic seeing pac=10 rows,
+        # gradient penalty 10, batch 500, no auxiliary classifier.
+        return GANSynthesizer(
+            epochs=epochs,
+            batch_size=500,
+            generator_hidden=(256, 256),
+            discriminator_hidden=(256, 256),
+            pac=10,
+            auxiliary_classifier=False,
+            random_state=seed,
+        )
+    if name == "genaug-vaegan":
+        return VAEGANSynthesizer(epochs=epochs, batch_size=500, random_state=seed)
+    raise ValueError(name)
+
+
+def _ctgan_model(name: str, epochs: int, seed: int):
+    import ctgan
+
+    if name == "ctgan-ctgan":
+        return ctgan.CTGAN(epochs=epochs, batch_size=500)
+    if name == "ctgan-tvae":
+        return ctgan.TVAE(epochs=epochs, batch_size=500)
+    raise ValueError(name)
+
+
+class _Runner:
+    """Fit/sample one model family through a common interface."""
+
+    def __init__(self, name: str, epochs: int, seed: int) -> None:
+        self.name, self.epochs, self.seed = name, epochs, seed
+        self.is_ctgan = name.startswith("ctgan")
+
+    def preprocess_seconds(self, train: pd.DataFrame) -> float:
+        times = []
+        if self.is_ctgan:
+            from ctgan.data_transformer import DataTransformer
+
+            discrete = [c for c in train.columns if train[c].dtype == object]
+            for _ in range(3):
+                t0 = time.perf_counter()
+                DataTransformer().fit(_ctgan_frame(train), discrete)
+                times.append(time.perf_counter() - t0)
+        else:
+            from genaug.data import TabularCodec
+
+            X = train.drop(columns=LABEL)
+            for r in range(3):
+                t0 = time.perf_counter()
+                TabularCodec(random_state=r).fit(X)
+                times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    def fit(self, train: pd.DataFrame, epochs: int) -> float:
+        t0 = time.perf_counter()
+        if self.is_ctgan:
+            data = _ctgan_frame(train)
+            discrete = [c for c in data.columns if data[c].dtype == object]
+            self.model = _ctgan_model(self.name, epochs, self.seed)
+            self.model.set_random_state(self.seed)
+            self.model.fit(data, discrete)
+        else:
+            self.model = _genaug_model(self.name, epochs, self.seed)
+            self.model.fit(train.drop(columns=LABEL), train[LABEL])
+        return time.perf_counter() - t0
+
+    def sample(self, n: int) -> pd.DataFrame:
+        if self.is_ctgan:
+            return self.model.sample(n)
+        X, y = self.model.sample(n, random_state=self.seed)
+        return X.assign(**{LABEL: y.to_numpy()})
+
+    def sample_rare(self, n: int) -> pd.DataFrame | None:
+        column, value = RARE
+        if self.name == "ctgan-ctgan":
+            return self.model.sample(n, condition_column=column, condition_value=value)
+        if self.name.startswith("genaug-gan"):
+            X, y = self.model.sample(n, conditions={column: value}, random_state=self.seed)
+            return X.assign(**{LABEL: y.to_numpy()})
+        return None
+
+
+def _ctgan_frame(train: pd.DataFrame) -> pd.DataFrame:
+    # ctgan wants plain object columns and no missing values in them.
+    out = train.copy()
+    for c in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].astype(object).where(out[c].notna(), "?")
+    return out
+
+
+def _child(task: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(task["threads"])
+    train, test = _adult()
+    runner = _Runner(task["model"], task["epochs"], task["seed"])
+    out: dict[str, Any] = {"model": task["model"], "threads": task["threads"]}
+    out["preprocess_s"] = runner.preprocess_seconds(train)
+    epochs = task["epochs"]
+    if task.get("budget_s"):
+        calib = runner.fit(train, 2)
+        per_epoch = max((calib - out["preprocess_s"]) / 2, 1e-3)
+        epochs = max(1, math.floor((task["budget_s"] - out["preprocess_s"]) / per_epoch))
+        out["calibration_s_per_epoch"] = per_epoch
+    out["epochs"] = epochs
+    out["fit_s"] = runner.fit(train, epochs)
+    out["s_per_epoch"] = (out["fit_s"] - out["preprocess_s"]) / epochs
+    t0 = time.perf_counter()
+    runner.sample(50_000)
+    out["sample_rows_per_s"] = 50_000 / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    rare = runner.sample_rare(1000)
+    if rare is not None:
+        out["rare_1000_s"] = time.perf_counter() - t0
+        out["rare_all_match"] = bool((rare[RARE[0]] == RARE[1]).all())
+    if task["quality"]:
+        synth = runner.sample(len(train))
+        out.update(_quality(train, synth, test, task["seed"]))
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _run(task: dict) -> dict:
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        result = pool.apply(_child, (task,))
+    print(
+        f"{result['model']:>24}: {result['epochs']} epochs, fit {result['fit_s']:.1f} s, "
+        f"{result['s_per_epoch']:.2f} s/epoch, {result['sample_rows_per_s']:.0f} rows/s",
+        flush=True,
+    )
+    return result
+
+
+def _scaling(threads: int, seed: int, out_dir: Path) -> list[dict]:
+    """genaug VAE and GAN: one epoch at 1x, 4x, 16x Adult rows (replicated with noise)."""
+    ctx = mp.get_context("spawn")
+    rows = []
+    for model in ("genaug-vae", "genaug-gan"):
+        for factor in (1, 4, 16):
+            with ctx.Pool(1) as pool:
+                rows.append(
+                    pool.apply(
+                        _scale_child,
+                        ({"model": model, "factor": factor, "threads": threads, "seed": seed},),
+                    )
+                )
+            print(f"scaling {model} x{factor}: {rows[-1]['s_per_epoch']:.2f} s/epoch", flush=True)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for model in ("genaug-vae", "genaug-gan"):
+            pts = [r for r in rows if r["model"] == model]
+            ax.plot([r["rows"] for r in pts], [r["s_per_epoch"] for r in pts], "o-", label=model)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training rows")
+        ax.set_ylabel("seconds per epoch")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out_dir / "speed_scaling.png", dpi=100)
+    except ImportError:
+        pass
+    return rows
+
+
+def _scale_child(task: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(task["threads"])
+    train, _ = _adult()
+    rng = np.random.default_rng(task["seed"])
+    big = pd.concat([train] * task["factor"], ignore_index=True)
+    for c in ("age", "fnlwgt", "hours-per-week"):
+        jitter = rng.integers(-1, 2, len(big))
+        big[c] = np.clip(big[c] + jitter, train[c].min(), train[c].max())
+    runner = _Runner(task["model"], 1, task["seed"])
+    t0 = time.perf_counter()
+    runner.fit(big, 1)
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    runner.fit(big, 3)
+    three = time.perf_counter() - t0
+    return {
+        "model": task["model"],
+        "factor": task["factor"],
+        "rows": len(big),
+        "s_per_epoch": (three - one) / 2,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}x"
+
+
+def _markdown(result: dict) -> str:
+    from genaug.bench._common import markdown_table
+
+    rows = result["models"]
+    by = {r["model"]: r for r in rows}
+    header = [
+        "model",
+        "epochs",
+        "preprocess s",
+        "s/epoch",
+        "fit s",
+        "sample rows/s",
+        "1,000 rare rows s",
+        "peak RSS MB",
+        "TSTR macro-F1",
+        "TSTR ROC-AUC",
+        "detection AUC",
+    ]
+
+    def f(r: dict, k: str, fmt: str) -> str:
+        return format(r[k], fmt) if k in r else "—"
+
+    table = markdown_table(
+        header,
+        [
+            [
+                r["model"],
+                r["epochs"],
+                f(r, "preprocess_s", ".2f"),
+                f(r, "s_per_epoch", ".3f"),
+                f(r, "fit_s", ".1f"),
+                f(r, "sample_rows_per_s", ",.0f"),
+                f(r, "rare_1000_s", ".3f"),
+                f(r, "peak_rss_mb", ",.0f"),
+                f(r, "tstr_macro_f1", ".3f"),
+                f(r, "tstr_roc_auc", ".3f"),
+                f(r, "detection_auc", ".3f"),
+            ]
+            for r in rows
+        ],
+    )
+    ct, tv = by.get("ctgan-ctgan", {}), by.get("ctgan-tvae", {})
+    gan, arch = by.get("genaug-gan", {}), by.get("genaug-gan-ctgan-arch", {})
+    vae = by.get("genaug-vae", {})
+    ratios = markdown_table(
+        ["target (genaug vs ctgan)", "measured"],
+        [
+            [
+                "codec fit: ctgan / genaug (target ≥ 10x)",
+                _ratio(ct.get("preprocess_s"), gan.get("preprocess_s")),
+            ],
+            [
+                "s/epoch, CTGAN / genaug GAN with CTGAN's architecture (≥ 1.5x)",
+                _ratio(ct.get("s_per_epoch"), arch.get("s_per_epoch")),
+            ],
+            [
+                "s/epoch, CTGAN / genaug GAN default (≥ 3x)",
+                _ratio(ct.get("s_per_epoch"), gan.get("s_per_epoch")),
+            ],
+            [
+                "s/epoch, TVAE / genaug VAE (≥ 2x)",
+                _ratio(tv.get("s_per_epoch"), vae.get("s_per_epoch")),
+            ],
+            [
+                "sampling rows/s, genaug GAN / CTGAN (≥ 4x)",
+                _ratio(gan.get("sample_rows_per_s"), ct.get("sample_rows_per_s")),
+            ],
+            [
+                "1,000 rows of a value seen once: CTGAN s / genaug GAN s (≥ 100x)",
+                _ratio(ct.get("rare_1000_s"), gan.get("rare_1000_s")),
+            ],
+            [
+                "peak RSS: CTGAN / genaug GAN (≥ 1x)",
+                _ratio(ct.get("peak_rss_mb"), gan.get("peak_rss_mb")),
+            ],
+        ],
+    )
+    scaling = ""
+    if result.get("scaling"):
+        scaling = (
+            "\n## Scaling (one epoch; rows replicated with ±1 jitter)\n\n"
+            + markdown_table(
+                ["model", "rows", "s/epoch", "peak RSS MB"],
+                [
+                    [
+                        r["model"],
+                        f"{r['rows']:,}",
+                        f"{r['s_per_epoch']:.2f}",
+                        f"{r['peak_rss_mb']:,.0f}",
+                    ]
+                    for r in result["scaling"]
+                ],
+            )
+            + "\n![scaling](speed_scaling.png)\n"
+        )
+    m = result["machine"]
+    cfg = result["config"]
+    return "\n".join(
+        [
+            "# Speed, memory and quality: genaug vs ctgan",
+            "",
+            f"Adult (32,561 rows), batch 500, torch threads {cfg['threads']}, seed {cfg['seed']}; "
+            f"ctgan models {cfg['ctgan_epochs']} epochs; genaug models at "
+            f"{cfg['budget_fraction']:.2f} of CTGAN's total fit time "
+            f"({result.get('genaug_budget_s', 0):.0f} s each, epochs set by calibration). "
+            f"Each model in its own process, one after the other. Machine: {m['cpu']}, "
+            f"{m['cpu_count']} CPUs, shared with other jobs (load average at start "
+            f"{result['load_average']}); ctgan {result.get('ctgan_version')}, pandas "
+            f"{m['pandas']}, torch {m['torch']}.",
+            "",
+            table,
+            ratios,
+            scaling,
+            "Command: `.bench-venv/bin/python benchmarks/speed.py` " + " ".join(sys.argv[1:]) + "",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ctgan-epochs", type=int, default=30)
+    parser.add_argument("--budget-fraction", type=float, default=1 / 3)
+    parser.add_argument(
+        "--arch-epochs",
+        type=int,
+        default=3,
+        help="epochs of the CTGAN-architecture run (speed only)",
+    )
+    parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="ignored here (the budget is set from CTGAN's fit time)",
+    )
+    args = parser.parse_args()
+
+    import os
+
+    from genaug.bench._common import machine_description, write_json, write_text
+
+    try:
+        import ctgan
+    except ImportError:
+        sys.exit(
+            "speed.py needs the ctgan package (pandas < 3): create .bench-venv as in "
+            "benchmarks/README.md and run it with .bench-venv/bin/python."
+        )
+    started = time.perf_counter()
+    base = {"threads": args.threads, "seed": args.seed}
+    models = []
+    models.append(
+        _run({**base, "model": "ctgan-ctgan", "epochs": args.ctgan_epochs, "quality": True})
+    )
+    models.append(
+        _run({**base, "model": "ctgan-tvae", "epochs": args.ctgan_epochs, "quality": True})
+    )
+    budget = models[0]["fit_s"] * args.budget_fraction
+    for name in ("genaug-vae", "genaug-gan", "genaug-vaegan"):
+        models.append(
+            _run({**base, "model": name, "epochs": 1, "budget_s": budget, "quality": True})
+        )
+    models.append(
+        _run(
+            {**base, "model": "genaug-gan-ctgan-arch", "epochs": args.arch_epochs, "quality": False}
+        )
+    )
+    result = {
+        "benchmark": "speed",
+        "config": {
+            "threads": args.threads,
+            "seed": args.seed,
+            "ctgan_epochs": args.ctgan_epochs,
+            "budget_fraction": args.budget_fraction,
+            "arch_epochs": args.arch_epochs,
+        },
+        "ctgan_version": ctgan.__version__,
+        "machine": machine_description(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "genaug_budget_s": budget,
+        "models": models,
+        "scaling": None if args.no_scaling else _scaling(args.threads, args.seed, args.out),
+        "wall_seconds": time.perf_counter() - started,
+    }
+    write_json(args.out / "speed.json", result)
+    write_text(args.out / "speed.md", _markdown(result))
+    print(_markdown(result))
+
+
+if __name__ == "__main__":
+    main()
