@@ -1,0 +1,479 @@
+"""torchvision adapter: synthetic images as a lazy, reproducible ``Dataset``, and real data sets
+grown with them.
+
+:class:`SyntheticDataset`
+    ``n`` images drawn from a fitted image synthesizer, generated in batches when first
+    indexed. Batch ``b`` is drawn with a seed derived from ``(seed, b)``, so item ``i`` is the
+    same whatever the access order, the ``DataLoader`` workers or their number.
+:func:`augment_dataset`
+    A real data set followed by synthetic images per class, as one ``Dataset`` that keeps
+    ``classes`` / ``class_to_idx`` and marks the synthetic items.
+:func:`fit_from_dataset`
+    Fits a synthesizer on the images of an ``ImageFolder`` (read without its transform) or of
+    any data set of ``(image, label)`` items.
+
+Items are what torchvision's own data sets give: a PIL image when the synthesizer was fitted
+on integer images (uint8 arrays or tensors, PIL images), so that the usual transforms apply;
+otherwise a ``C x H x W`` tensor in the training dtype and value range. Labeled synthesizers
+give ``(image, label)`` items, unlabeled ones the image alone.
+
+torchvision and pillow are imported when a function is called (``pip install genaug[vision]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from torch.utils.data import ConcatDataset, Dataset
+
+from genaug._random import derive_seed, resolve_seed
+from genaug.data.images import ImageCodec, as_nchw
+from genaug.exceptions import InvalidDataError, InvalidParameterError, NotFittedError
+
+__all__ = ["AugmentedDataset", "SyntheticDataset", "augment_dataset", "fit_from_dataset"]
+
+# Images generated per forward pass (and per cached block) of a SyntheticDataset.
+DEFAULT_BATCH_SIZE = 256
+INHERIT = "inherit"
+
+
+def _require_vision() -> None:
+    """Import torchvision and pillow, or raise an ImportError that says how to install them."""
+    try:
+        import PIL.Image  # noqa: F401
+        import torchvision  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "genaug.adapters.torchvision needs torchvision and pillow; install them with: "
+            "pip install genaug[vision]"
+        ) from exc
+
+
+def _check_count(value: Any, name: str, low: int = 1) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InvalidParameterError(f"{name} must be an integer >= {low}; got {value!r}.")
+    if value < low:
+        raise InvalidParameterError(f"{name} must be an integer >= {low}; got {value}.")
+    return int(value)
+
+
+def _image_codec(synthesizer: Any) -> ImageCodec:
+    if not callable(getattr(synthesizer, "sample", None)):
+        raise InvalidParameterError(
+            f"Expected a genaug synthesizer; got {type(synthesizer).__name__}."
+        )
+    codec = getattr(synthesizer, "codec_", None)
+    if codec is None:
+        raise NotFittedError(
+            f"This {type(synthesizer).__name__} is not fitted yet; fit it on images first "
+            "(or use fit_from_dataset)."
+        )
+    if not isinstance(codec, ImageCodec):
+        raise InvalidParameterError(
+            f"This {type(synthesizer).__name__} was fitted on a table; SyntheticDataset needs "
+            "a synthesizer fitted on images."
+        )
+    return codec
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, (np.generic, torch.Tensor)) else value
+
+
+class SyntheticDataset(Dataset):
+    """``n`` synthetic images from a fitted synthesizer, generated lazily and reproducibly.
+
+    Parameters
+    ----------
+    synthesizer : BaseSynthesizer
+        A genaug synthesizer fitted on images.
+    n : int
+        Number of items.
+    y : label, dict of {label: count}, array-like of n labels, or None
+        Labels of the items: ``None`` draws them at the training class rates (batch by
+        batch); a single label gives every item that class; a dict gives contiguous blocks of
+        those counts (adding up to ``n``) in the dict's order; an array gives item ``i`` the
+        label ``y[i]``. Only ``None`` for a synthesizer fitted without labels.
+    transform : callable, optional
+        Applied to each image, as in torchvision's data sets.
+    target_transform : callable, optional
+        Applied to each label.
+    random_state : int, numpy Generator or None, default=None
+        Seed of the images; resolved once here, so that copies of the data set (in
+        ``DataLoader`` workers) give the same items.
+    batch_size : int, default=256
+        Images generated per forward pass; each batch is kept once generated (memory grows
+        with the images touched, up to the whole data set).
+
+    Attributes
+    ----------
+    seed_ : int
+        The seed of batch ``b`` is derived from ``(seed_, b)``.
+    labels : ndarray or None
+        The label of every item when ``y`` fixes them (``None`` otherwise).
+
+    Examples
+    --------
+    >>> from torch.utils.data import DataLoader  # doctest: +SKIP
+    >>> from torchvision.transforms import ToTensor  # doctest: +SKIP
+    >>> ds = SyntheticDataset(syn, 10_000, transform=ToTensor(), random_state=0)  # doctest: +SKIP
+    >>> loader = DataLoader(ds, batch_size=128, shuffle=True, num_workers=2)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        synthesizer: Any,
+        n: int,
+        y: Any = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        random_state: Any = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        _require_vision()
+        self._codec = _image_codec(synthesizer)
+        self.synthesizer = synthesizer
+        self.n = _check_count(n, "n")
+        self.batch_size = _check_count(batch_size, "batch_size")
+        self.transform = transform
+        self.target_transform = target_transform
+        self.seed_ = resolve_seed(random_state)
+        self._labeled = getattr(synthesizer, "classes_", None) is not None
+        self.labels = self._plan_labels(y)
+        # Integer images come back as PIL images, as torchvision's own data sets give them.
+        self._as_pil = np.dtype(self._codec.dtype_).kind in "ui"
+        self._cache: dict[int, tuple[Any, Any]] = {}
+
+    def _plan_labels(self, y: Any) -> np.ndarray | None:
+        if y is None:
+            return None
+        if not self._labeled:
+            raise InvalidParameterError(
+                "y was given, but the synthesizer was fitted without labels; leave y=None."
+            )
+        classes = self.synthesizer.classes_
+        if isinstance(y, Mapping):
+            counts = [_check_count(c, f"the count of {k!r}", 0) for k, c in y.items()]
+            if sum(counts) != self.n:
+                raise InvalidParameterError(
+                    f"The counts in y add up to {sum(counts)}, not n={self.n}."
+                )
+            labels = np.repeat(np.asarray(list(y), dtype=classes.dtype), counts)
+        elif np.ndim(y) == 0:
+            labels = np.full(self.n, y, dtype=classes.dtype)
+        else:
+            labels = np.asarray(y).ravel()
+            if labels.shape[0] != self.n:
+                raise InvalidParameterError(f"y has {labels.shape[0]} labels; n is {self.n}.")
+        unseen = ~np.isin(labels, classes)
+        if unseen.any():
+            shown = [_scalar(v) for v in np.unique(labels[unseen])[:5]]
+            raise InvalidParameterError(
+                f"y holds labels not seen in fit: {shown}; known: "
+                f"{[_scalar(c) for c in classes[:20]]}."
+            )
+        return labels
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Workers regenerate what they need: the cache does not travel with the data set.
+        return {**self.__dict__, "_cache": {}}
+
+    def _generate(self, b: int) -> tuple[Any, Any]:
+        start, stop = b * self.batch_size, min(self.n, (b + 1) * self.batch_size)
+        m = stop - start
+        seed = derive_seed(self.seed_, b)
+        order = None
+        if not self._labeled:
+            X, labels = self.synthesizer.sample(m, random_state=seed), None
+        elif self.labels is None:
+            X, labels = self.synthesizer.sample(m, random_state=seed)
+        else:
+            wanted = self.labels[start:stop]
+            # sample(y=counts) returns classes in blocks: draw them sorted, then put each
+            # image back at its item's position.
+            order = np.argsort(wanted, kind="stable")
+            values, counts = np.unique(wanted, return_counts=True)
+            counts_by_label = {_scalar(v): int(c) for v, c in zip(values, counts)}
+            X, labels = self.synthesizer.sample(m, y=counts_by_label, random_state=seed)
+        layout = None if self._codec.container_ == "pil" else self._codec.layout_
+        pixels = as_nchw(X, layout)  # (m, C, H, W), training dtype
+        if order is not None:
+            unsorted = np.empty_like(pixels)
+            unsorted[order] = pixels
+            pixels = unsorted
+            labels = self.labels[start:stop]
+        labels = None if labels is None else np.asarray(labels)
+        if self._as_pil:
+            images: Any = pixels.transpose(0, 2, 3, 1).astype(np.uint8)
+            if images.shape[-1] == 1:
+                images = images[..., 0]
+        else:
+            images = torch.from_numpy(np.ascontiguousarray(pixels))
+            if self._codec.torch_dtype_ is not None:
+                images = images.to(getattr(torch, self._codec.torch_dtype_))
+        return images, labels
+
+    def __getitem__(self, index: int) -> Any:
+        index = int(index)
+        if index < 0:
+            index += self.n
+        if not 0 <= index < self.n:
+            raise IndexError(f"index {index} is out of range for {self.n} items.")
+        b, j = divmod(index, self.batch_size)
+        if b not in self._cache:
+            self._cache[b] = self._generate(b)
+        images, labels = self._cache[b]
+        if self._as_pil:
+            from PIL import Image
+
+            image = Image.fromarray(images[j])
+        else:
+            image = images[j]
+        if self.transform is not None:
+            image = self.transform(image)
+        if labels is None:
+            return image
+        target = _scalar(labels[j])
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+    def __repr__(self) -> str:
+        lines = [
+            f"Number of datapoints: {self.n}",
+            f"Synthesizer: {type(self.synthesizer).__name__}",
+            f"Seed: {self.seed_}",
+        ]
+        if self.transform is not None:
+            lines.append(f"Transform: {self.transform!r}")
+        return "\n".join([type(self).__name__, *("    " + line for line in lines)])
+
+
+class AugmentedDataset(ConcatDataset):
+    """A real data set followed by a :class:`SyntheticDataset`.
+
+    Parameters
+    ----------
+    real : Dataset
+        The real items, first (indices ``0 .. len(real) - 1``).
+    synthetic : SyntheticDataset
+        The synthetic items, after them.
+
+    Attributes
+    ----------
+    real, synthetic : Dataset
+    synthetic_mask : ndarray of bool
+        True at the indices of synthetic items.
+    classes, class_to_idx : list, dict
+        Copied from ``real`` when it has them (``ImageFolder`` does).
+    targets : list
+        When ``real`` has ``targets`` and the synthetic labels are fixed: all the labels.
+    """
+
+    def __init__(self, real: Dataset, synthetic: SyntheticDataset) -> None:
+        super().__init__([real, synthetic])
+        self.real = real
+        self.synthetic = synthetic
+        self.synthetic_mask = np.concatenate(
+            [np.zeros(len(real), dtype=bool), np.ones(len(synthetic), dtype=bool)]
+        )
+        for name in ("classes", "class_to_idx"):
+            if hasattr(real, name):
+                setattr(self, name, getattr(real, name))
+        if hasattr(real, "targets") and synthetic.labels is not None:
+            self.targets = [_scalar(t) for t in real.targets] + synthetic.labels.tolist()
+
+    def is_synthetic(self, index: int) -> bool:
+        """Whether item ``index`` is synthetic.
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        bool
+        """
+        return bool(self.synthetic_mask[index])
+
+
+def _is_folder(dataset: Any) -> bool:
+    """A torchvision ``DatasetFolder`` (``ImageFolder``): paths and a loader, read raw."""
+    return hasattr(dataset, "samples") and callable(getattr(dataset, "loader", None))
+
+
+def _stack(images: list) -> Any:
+    first = images[0]
+    if isinstance(first, torch.Tensor):
+        return torch.stack(images)
+    if isinstance(first, np.ndarray):
+        return np.stack(images)
+    return images  # PIL images: the codec reads the list
+
+
+def fit_from_dataset(synthesizer: Any, dataset: Dataset, *, labels: bool = True) -> Any:
+    """Fit ``synthesizer`` on the images (and labels) of a data set.
+
+    An ``ImageFolder`` (any ``DatasetFolder``) is read with its ``loader`` and without its
+    ``transform``, so the synthesizer sees the raw images (PIL, RGB by default) and its samples
+    can go through the same transform as the real ones. Any other data set is read item by
+    item as it returns them: ``(image, label)`` pairs (or images alone with ``labels=False``)
+    of PIL images, arrays or tensors in a form :meth:`~genaug.BaseSynthesizer.fit` accepts.
+
+    Parameters
+    ----------
+    synthesizer : BaseSynthesizer
+        The synthesizer to fit (in place, like ``fit``).
+    dataset : Dataset
+        A map-style data set with ``len``.
+    labels : bool, default=True
+        Condition on the items' labels.
+
+    Returns
+    -------
+    synthesizer
+        Fitted.
+    """
+    _require_vision()
+    if not callable(getattr(synthesizer, "fit", None)):
+        raise InvalidParameterError(
+            f"Expected a genaug synthesizer; got {type(synthesizer).__name__}."
+        )
+    n = len(dataset)
+    if n < 2:
+        raise InvalidDataError(f"The data set has {n} item(s); a synthesizer needs at least two.")
+    # Reading a data set is one item at a time; everything after works on the whole batch.
+    if _is_folder(dataset):
+        images = [dataset.loader(path) for path, _ in dataset.samples]
+        targets = [target for _, target in dataset.samples]
+    elif labels:
+        items = [dataset[i] for i in range(n)]
+        if not all(isinstance(item, (tuple, list)) and len(item) >= 2 for item in items[:1]):
+            raise InvalidDataError(
+                "The data set's items are not (image, label) pairs; pass labels=False to fit "
+                "on the images alone."
+            )
+        images = [item[0] for item in items]
+        targets = [_scalar(item[1]) for item in items]
+    else:
+        images = [dataset[i] for i in range(n)]
+        images = [im[0] if isinstance(im, (tuple, list)) else im for im in images]
+        targets = None
+    y = np.asarray(targets) if labels and targets is not None else None
+    return synthesizer.fit(_stack(images), y)
+
+
+def _class_counts(fitted: Any, dataset: Any, n_per_class: Any) -> dict:
+    classes = fitted.classes_
+    if classes is None:
+        raise InvalidParameterError(
+            "augment_dataset draws images per class; the synthesizer was fitted without labels."
+        )
+    if not isinstance(n_per_class, Mapping):
+        count = _check_count(n_per_class, "n_per_class", 0)
+        return {_scalar(c): count for c in classes}
+    lookup = getattr(dataset, "class_to_idx", None) or {}
+    counts = {}
+    for key, count in n_per_class.items():
+        label = key
+        if not np.isin(key, classes) and key in lookup:
+            label = lookup[key]  # a class name of an ImageFolder
+        if not np.isin(label, classes):
+            raise InvalidParameterError(
+                f"n_per_class names {key!r}, which is not a class of the synthesizer; its "
+                f"classes are {[_scalar(c) for c in classes[:20]]}."
+            )
+        counts[_scalar(label)] = _check_count(count, f"n_per_class[{key!r}]", 0)
+    return counts
+
+
+def augment_dataset(
+    real_dataset: Dataset,
+    synthesizer: Any,
+    n_per_class: int | Mapping[Any, int],
+    *,
+    transform: Callable | str | None = INHERIT,
+    target_transform: Callable | str | None = INHERIT,
+    random_state: Any = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> AugmentedDataset:
+    """A real data set followed by synthetic images per class.
+
+    Parameters
+    ----------
+    real_dataset : Dataset
+        The real data, e.g. an ``ImageFolder``; given back unchanged as the first items.
+    synthesizer : BaseSynthesizer
+        Fitted on images with labels, or unfitted: then a clone is fitted on
+        ``real_dataset`` with :func:`fit_from_dataset` (``synthesizer`` itself stays unfitted).
+    n_per_class : int or dict of {label: count}
+        Synthetic images of each class (an int: of every class). Keys may be class indices
+        or, for a data set with ``class_to_idx``, class names.
+    transform, target_transform : callable, None or "inherit", default="inherit"
+        Applied to the synthetic items. ``"inherit"`` takes the real data set's own when the
+        synthetic images are PIL images (raw images, as the real data set's transform
+        expects), and none otherwise (tensors are taken to be in the transformed space
+        already).
+    random_state : int, numpy Generator or None, default=None
+        Seed of the synthetic images (and of the fit, when it happens here).
+    batch_size : int, default=256
+        Images generated per forward pass (see :class:`SyntheticDataset`).
+
+    Returns
+    -------
+    AugmentedDataset
+        ``len(real_dataset) + sum of the counts`` items, with ``classes``, ``class_to_idx``,
+        ``synthetic_mask`` and ``is_synthetic(i)``.
+
+    Examples
+    --------
+    >>> from torchvision.datasets import ImageFolder  # doctest: +SKIP
+    >>> train = augment_dataset(ImageFolder(root, transform=T), VAEGANSynthesizer(epochs=30),
+    ...                         n_per_class=500, random_state=0)  # doctest: +SKIP
+    >>> int(train.synthetic_mask.sum()) == 500 * len(train.classes)  # doctest: +SKIP
+    True
+    """
+    _require_vision()
+    seed = None if random_state is None else resolve_seed(random_state)
+    if getattr(synthesizer, "codec_", None) is None:
+        fitted = clone(synthesizer)
+        if seed is not None and "random_state" in fitted.get_params(deep=False):
+            fitted.set_params(random_state=derive_seed(seed, 0))
+        fit_from_dataset(fitted, real_dataset)
+    else:
+        fitted = synthesizer
+    _image_codec(fitted)
+    counts = _class_counts(fitted, real_dataset, n_per_class)
+    total = sum(counts.values())
+    if total == 0:
+        raise InvalidParameterError(
+            "n_per_class asks for no synthetic image; ask for at least one."
+        )
+    as_pil = np.dtype(fitted.codec_.dtype_).kind in "ui"
+    for name, value in (("transform", transform), ("target_transform", target_transform)):
+        if isinstance(value, str) and value != INHERIT:
+            raise InvalidParameterError(
+                f"{name} must be a callable, None or {INHERIT!r}; got {value!r}."
+            )
+    if isinstance(transform, str):
+        transform = getattr(real_dataset, "transform", None) if as_pil else None
+    if isinstance(target_transform, str):
+        target_transform = getattr(real_dataset, "target_transform", None) if as_pil else None
+    synthetic = SyntheticDataset(
+        fitted,
+        total,
+        y=counts,
+        transform=transform,
+        target_transform=target_transform,
+        random_state=None if seed is None else derive_seed(seed, 1),
+        batch_size=batch_size,
+    )
+    return AugmentedDataset(real_dataset, synthetic)
