@@ -1,7 +1,7 @@
 """Seeds and local random generators.
 
-genaug never seeds or draws from a global generator (``torch.manual_seed``,
-``np.random.seed``, ``random.seed``): every random draw goes through a
+genaug never seeds or draws from a global generator (torch's, numpy's legacy one, or
+Python's ``random``): every random draw goes through a
 ``torch.Generator`` or ``numpy.random.Generator`` made here from an integer seed.
 """
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -96,7 +97,7 @@ def _py(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-class BaseSynthesizer(BaseEstimator):
+class BaseSynthesizer(BaseEstimator, ABC):
     """Base class of genaug's synthesizers (see the module docstring for the contract).
 
     Fitted attributes common to every synthesizer:
@@ -128,12 +129,15 @@ class BaseSynthesizer(BaseEstimator):
             BaseSynthesizer._registry[cls.__name__] = cls
 
     # ----------------------------------------------------------- hooks
+    @abstractmethod
     def _make_networks(self) -> dict[str, nn.Module]:
-        raise NotImplementedError
+        """The family's networks by attribute name (constructed, not yet initialised)."""
 
+    @abstractmethod
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
+        """The family's optimizers by name."""
 
+    @abstractmethod
     def _train_step(
         self,
         x: torch.Tensor,
@@ -141,8 +145,9 @@ class BaseSynthesizer(BaseEstimator):
         optimizers: dict[str, torch.optim.Optimizer],
         generator: torch.Generator,
     ) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+        """One update on a batch; returns the detached losses by name."""
 
+    @abstractmethod
     def _generate(
         self,
         n: int,
@@ -150,7 +155,7 @@ class BaseSynthesizer(BaseEstimator):
         generator: torch.Generator,
         conditions: Mapping[str, Any] | None = None,
     ) -> torch.Tensor:
-        raise NotImplementedError
+        """``n`` rows (or images) in the codec's encoded space, conditioned on ``c``."""
 
     def _prepare_training(
         self, data: torch.Tensor, cond: torch.Tensor | None, generator: torch.Generator
