@@ -1009,7 +1009,8 @@ def _budget_lines(report: dict[str, Any]) -> list[str]:
         "training fold (runs of 1 and of 4^k epochs, until the longest took a tenth of the budget "
         "more than 1 epoch); "
         "\"measured\" is the mean wall time of a fold's "
-        "resampling (fit + sample), which varies with the machine's load.",
+        "resampling (fit + sample). The budget is wall time, so a busier machine gives fewer "
+        "epochs and other results: compare runs by their epochs too.",
         "",
         markdown_table(["data set", "method", "s/epoch", "fixed s", "epochs", "measured s"],
                        rows),
