@@ -53,6 +53,12 @@ from genaug.exceptions import (
 from genaug.io import FORMAT_VERSION, read_model_folder, write_model_folder
 from genaug.nn.init import init_parameters
 from genaug.nn.spans import SpanLayout
+from genaug.synthesizers._batches import (  # noqa: F401  (re-exported)
+    MIN_STEPS_PER_EPOCH,
+    BatchSource,
+    TensorBatches,
+    effective_batch_size,
+)
 
 # Rows generated per forward pass when sampling. It is fixed (not tied to the device or
 # batch_size) because the random stream, and so the sample for a seed, depends on it.
@@ -81,16 +87,6 @@ _COMMON_CONSTRAINTS: dict[str, list] = {
     "device": [Satisfies(lambda v: isinstance(v, (str, torch.device)), "a device name")],
     "verbose": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
 }
-
-
-# Small tables get smaller batches, so that an epoch has at least this many steps: a fixed
-# batch of 500 would give a table of 300 rows one step per epoch and leave it untrained.
-MIN_STEPS_PER_EPOCH = 10
-
-
-def effective_batch_size(batch_size: int, n_rows: int) -> int:
-    """Rows per training step: ``batch_size``, or less on tables of under 10 batches."""
-    return int(max(2, min(batch_size, math.ceil(n_rows / MIN_STEPS_PER_EPOCH))))
 
 
 def _py(value: Any) -> Any:
@@ -346,20 +342,19 @@ class BaseSynthesizer(BaseEstimator, ABC):
         prepared = self._prepare_training(data, cond, generator)
         if prepared is not None:
             data, cond = prepared
+        self._run_training(TensorBatches(data, cond, self.batch_size), generator)
+
+    def _run_training(self, source: BatchSource, generator: torch.Generator) -> None:
+        """Train on ``source``'s batches, then let the family tidy up (also on failure)."""
         try:
-            self._train_epochs(data, cond, generator)
+            self._train_epochs(source, generator)
         finally:
             self._finish_training()
         self._set_train(False)
 
-    def _train_epochs(
-        self, data: torch.Tensor, cond: torch.Tensor | None, generator: torch.Generator
-    ) -> None:
+    def _train_epochs(self, source: BatchSource, generator: torch.Generator) -> None:
         optimizers = self._make_optimizers()
-        n = data.shape[0]
-        batch = effective_batch_size(self.batch_size, n)
-        # Whole batches only: a trailing batch of one row would break batch normalisation.
-        n_batches = max(1, n // batch)
+        n_batches = source.n_batches
         self.history_ = {"epoch": []}
         bar = tqdm(
             range(self.epochs),
@@ -370,12 +365,9 @@ class BaseSynthesizer(BaseEstimator, ABC):
         )
         for epoch in bar:
             self._set_train(True)
-            perm = torch.randperm(n, generator=generator, device=data.device)
             sums: dict[str, torch.Tensor] = {}
-            for b in range(n_batches):
-                idx = perm[b * batch : (b + 1) * batch]
-                c = None if cond is None else cond[idx]
-                losses = self._train_step(data[idx], c, optimizers, generator)
+            for x, c in source.epoch(generator):
+                losses = self._train_step(x, c, optimizers, generator)
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value
             # One host-device synchronisation per epoch, not per step.
