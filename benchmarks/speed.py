@@ -288,6 +288,92 @@ def _scale_child(task: dict) -> dict:
     }
 
 
+def _sample_memory(threads: int, seed: int) -> list[dict]:
+    """Peak RSS of streaming 100k and 1.6M rows out of a fitted VAE: flat if chunked."""
+    ctx = mp.get_context("spawn")
+    rows = []
+    for n in (100_000, 1_600_000):
+        with ctx.Pool(1) as pool:
+            rows.append(
+                pool.apply(_sample_memory_child, ({"n": n, "threads": threads, "seed": seed},))
+            )
+        print(f"sampling {n:,} rows: peak RSS {rows[-1]['peak_rss_mb']:.0f} MB", flush=True)
+    return rows
+
+
+def _sample_memory_child(task: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(task["threads"])
+    train, _ = _adult()
+    runner = _Runner("genaug-vae", 1, task["seed"])
+    runner.fit(train, 1)
+    del train
+    fitted_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    total = 0
+    for X, _y in runner.model.iter_sample(task["n"], random_state=0, chunk_size=50_000):
+        total += len(X)
+    return {
+        "n": total,
+        "rows_per_s": total / (time.perf_counter() - t0),
+        "peak_rss_after_fit_mb": fitted_rss,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _headline(by: dict) -> str:
+    """The issue's headline: quality at a third of CTGAN's fit time, against ctgan's best."""
+    from genaug.bench._common import markdown_table
+
+    ct, tv = by.get("ctgan-ctgan"), by.get("ctgan-tvae")
+    if not ct or not tv or "tstr_macro_f1" not in ct or "tstr_macro_f1" not in tv:
+        return ""
+    best_f1 = max(ct["tstr_macro_f1"], tv["tstr_macro_f1"])
+    best_auc = max(ct["tstr_roc_auc"], tv["tstr_roc_auc"])
+    best_det = min(ct["detection_auc"], tv["detection_auc"])
+    rows = []
+    for name in ("genaug-vae", "genaug-gan", "genaug-vaegan"):
+        r = by.get(name)
+        if not r or "tstr_macro_f1" not in r:
+            continue
+        met = (
+            r["fit_s"] <= ct["fit_s"] / 3 * 1.05
+            and r["fit_s"] <= tv["fit_s"] * 1.05
+            and r["tstr_macro_f1"] >= best_f1
+            and r["tstr_roc_auc"] >= best_auc
+            and r["detection_auc"] < best_det
+        )
+        rows.append(
+            [
+                name,
+                f"{r['fit_s'] / ct['fit_s']:.2f}",
+                f"{r['fit_s'] / tv['fit_s']:.2f}",
+                f"{r['tstr_macro_f1'] - best_f1:+.3f}",
+                f"{r['tstr_roc_auc'] - best_auc:+.3f}",
+                f"{r['detection_auc'] - best_det:+.3f}",
+                "met" if met else "missed",
+            ]
+        )
+    return (
+        "\n## Headline: quality per second\n\nTarget: at most 1/3 of CTGAN's fit time and no "
+        "more than TVAE's, TSTR macro-F1 and ROC-AUC at least the better of CTGAN/TVAE, and a "
+        "lower detection AUC than both (differences: genaug minus ctgan's best).\n\n"
+        + markdown_table(
+            [
+                "model",
+                "fit time / CTGAN's",
+                "fit time / TVAE's",
+                "Δ TSTR macro-F1",
+                "Δ TSTR ROC-AUC",
+                "Δ detection AUC",
+                "target",
+            ],
+            rows,
+        )
+    )
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or b == 0:
         return "—"
@@ -371,6 +457,23 @@ def _markdown(result: dict) -> str:
             ],
         ],
     )
+    memory = ""
+    if result.get("sample_memory"):
+        memory = (
+            "\n## Sampling memory (genaug VAE, streamed with iter_sample in 50,000-row chunks)\n\n"
+            + markdown_table(
+                ["rows sampled", "rows/s", "peak RSS after fit MB", "peak RSS after sampling MB"],
+                [
+                    [
+                        f"{r['n']:,}",
+                        f"{r['rows_per_s']:,.0f}",
+                        f"{r['peak_rss_after_fit_mb']:,.0f}",
+                        f"{r['peak_rss_mb']:,.0f}",
+                    ]
+                    for r in result["sample_memory"]
+                ],
+            )
+        )
     scaling = ""
     if result.get("scaling"):
         scaling = (
@@ -406,6 +509,8 @@ def _markdown(result: dict) -> str:
             "",
             table,
             ratios,
+            _headline(by),
+            memory,
             scaling,
             "Command: `.bench-venv/bin/python benchmarks/speed.py` " + " ".join(sys.argv[1:]) + "",
             "",
@@ -426,12 +531,18 @@ def main() -> None:
         help="epochs of the CTGAN-architecture run (speed only)",
     )
     parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short run: ctgan 3 epochs, 1 CTGAN-architecture epoch, no scaling (~3 min)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--budget",
         type=float,
         default=None,
-        help="ignored here (the budget is set from CTGAN's fit time)",
+        help="seconds per genaug fit when ctgan is absent (default 40); with ctgan the "
+        "budget is set from CTGAN's and TVAE's fit times",
     )
     args = parser.parse_args()
 
@@ -439,23 +550,32 @@ def main() -> None:
 
     from genaug.bench._common import machine_description, write_json, write_text
 
+    if args.quick:
+        args.ctgan_epochs, args.arch_epochs, args.no_scaling = 3, 1, True
     try:
         import ctgan
     except ImportError:
-        sys.exit(
-            "speed.py needs the ctgan package (pandas < 3): create .bench-venv as in "
-            "benchmarks/README.md and run it with .bench-venv/bin/python."
+        ctgan = None
+        print(
+            "ctgan is not installed here (it needs pandas < 3): measuring genaug only, with no "
+            "ratios. For the comparison create .bench-venv as in benchmarks/README.md and run "
+            "this script with .bench-venv/bin/python.",
+            file=sys.stderr,
         )
     started = time.perf_counter()
     base = {"threads": args.threads, "seed": args.seed}
     models = []
-    models.append(
-        _run({**base, "model": "ctgan-ctgan", "epochs": args.ctgan_epochs, "quality": True})
-    )
-    models.append(
-        _run({**base, "model": "ctgan-tvae", "epochs": args.ctgan_epochs, "quality": True})
-    )
-    budget = models[0]["fit_s"] * args.budget_fraction
+    if ctgan is not None:
+        models.append(
+            _run({**base, "model": "ctgan-ctgan", "epochs": args.ctgan_epochs, "quality": True})
+        )
+        models.append(
+            _run({**base, "model": "ctgan-tvae", "epochs": args.ctgan_epochs, "quality": True})
+        )
+        # The headline's budget: a fraction of CTGAN's total fit time and no more than TVAE's.
+        budget = min(models[0]["fit_s"] * args.budget_fraction, models[1]["fit_s"])
+    else:
+        budget = args.budget if args.budget is not None else (10.0 if args.quick else 40.0)
     for name in ("genaug-vae", "genaug-gan", "genaug-vaegan"):
         models.append(
             _run({**base, "model": name, "epochs": 1, "budget_s": budget, "quality": True})
@@ -474,11 +594,12 @@ def main() -> None:
             "budget_fraction": args.budget_fraction,
             "arch_epochs": args.arch_epochs,
         },
-        "ctgan_version": ctgan.__version__,
+        "ctgan_version": None if ctgan is None else ctgan.__version__,
         "machine": machine_description(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "genaug_budget_s": budget,
         "models": models,
+        "sample_memory": None if args.no_scaling else _sample_memory(args.threads, args.seed),
         "scaling": None if args.no_scaling else _scaling(args.threads, args.seed, args.out),
         "wall_seconds": time.perf_counter() - started,
     }
