@@ -43,11 +43,19 @@ class SpanLayout:
         self.categorical_columns = torch.tensor(
             [j for s in cat for j in range(s.start, s.stop)], dtype=torch.long, device=device
         )
+        # Flat forms of the index and the mask: index_select is several times faster than
+        # advanced indexing on CPU, and these gathers run on every step and every sample chunk.
+        self._flat_index = self.cat_index.reshape(-1)
+        self._flat_valid = torch.nonzero(self.cat_mask.reshape(-1)).reshape(-1)
+        self._width = width
+
+    def _gather_raw(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, dim) -> (B, n_spans, width); padding positions hold arbitrary values of ``z``."""
+        return z.index_select(1, self._flat_index).view(z.shape[0], self.n_categorical, self._width)
 
     def _gather(self, z: torch.Tensor) -> torch.Tensor:
         """(B, dim) -> (B, n_spans, width) with padding filled by -inf."""
-        g = z[:, self.cat_index]
-        return g.masked_fill(~self.cat_mask, float("-inf"))
+        return self._gather_raw(z).masked_fill(~self.cat_mask, float("-inf"))
 
     def cross_entropy(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Sum over spans of the cross-entropy of ``logits`` against one-hot ``target``, per row.
@@ -57,7 +65,7 @@ class SpanLayout:
         if self.n_categorical == 0:
             return logits.new_zeros(logits.shape[0])
         logp = F.log_softmax(self._gather(logits), dim=-1)
-        t = target[:, self.cat_index] * self.cat_mask
+        t = self._gather_raw(target) * self.cat_mask
         return -(logp.masked_fill(~self.cat_mask, 0.0) * t).sum(dim=(1, 2))
 
     def softmax(self, logits: torch.Tensor) -> torch.Tensor:
@@ -90,16 +98,14 @@ class SpanLayout:
         choice = (cdf < u.unsqueeze(-1).to(cdf.dtype)).sum(dim=-1)
         # Rounding can leave the last cumulative value a hair below u.
         choice = torch.minimum(choice, self.cat_size - 1)
-        out = logits.clone()
-        out[:, self.categorical_columns] = 0.0
+        out = logits.index_fill(1, self.categorical_columns, 0.0)
         out.scatter_(1, self.cat_start + choice, 1.0)
         return out
 
     def _scatter(self, base: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        out = base.clone()
-        rows = values[:, self.cat_mask]  # (B, n_categorical_columns) in span order
-        out[:, self.categorical_columns] = rows
-        return out
+        # (B, n_categorical_columns) in span order: the valid positions of the padded spans.
+        rows = values.reshape(values.shape[0], -1).index_select(1, self._flat_valid)
+        return base.index_copy(1, self.categorical_columns, rows)
 
 
 def _gumbel(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
