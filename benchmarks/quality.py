@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from figures import try_draw  # benchmarks/figures.py, next to this script
 from sklearn.model_selection import train_test_split
 from tabular import (
     DATA_SEED,
@@ -346,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     result["wall_seconds"] = time.perf_counter() - started
     write_json(args.out / f"{SUITE}.json", result)
     write_text(args.out / f"{SUITE}.md", markdown(result))
+    try_draw(SUITE, result, args.out)
     print(f"\nWrote {args.out / SUITE}.json and .md ({result['wall_seconds'] / 60:.1f} min).")
     return 0
 

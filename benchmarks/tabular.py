@@ -76,6 +76,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from figures import try_draw  # benchmarks/figures.py, next to this script
 from imblearn.over_sampling import ADASYN, SMOTE, SMOTEN, SMOTENC, RandomOverSampler
 from imblearn.pipeline import Pipeline as ImbPipeline
 from scipy.stats import wilcoxon
@@ -1191,6 +1192,7 @@ def main(argv: list[str] | None = None) -> int:
     report["headline"] = headline_table(report["comparisons"])
     write_json(args.out / f"{SUITE}.json", report)
     write_text(args.out / f"{SUITE}.md", text)
+    try_draw(SUITE, report, args.out)
     print("\n" + report["headline"])
     print(f"Wrote {args.out / SUITE}.json and .md ({report['wall_seconds'] / 60:.1f} min).")
     return 0
