@@ -70,7 +70,7 @@ def reconstruction_nll(
     nll = layout.cross_entropy(recon, x)
     idx = layout.continuous_index
     if idx.numel():
-        diff = recon[:, idx] - x[:, idx]
+        diff = recon.index_select(1, idx) - x.index_select(1, idx)
         inv_var = torch.exp(-2.0 * log_sigma)
         gauss = 0.5 * diff.pow(2) * inv_var + log_sigma + 0.5 * math.log(2 * math.pi)
         nll = nll + gauss.sum(dim=1)

@@ -48,6 +48,11 @@ class SpanLayout:
         self._flat_index = self.cat_index.reshape(-1)
         self._flat_valid = torch.nonzero(self.cat_mask.reshape(-1)).reshape(-1)
         self._width = width
+        # membership[j, i] = 1 when the j-th categorical column belongs to span i.
+        owner = torch.repeat_interleave(
+            torch.arange(len(cat)), torch.tensor([s.size for s in cat], dtype=torch.long)
+        )
+        self._membership = F.one_hot(owner, max(len(cat), 1)).float().to(device)
 
     def _gather_raw(self, z: torch.Tensor) -> torch.Tensor:
         """(B, dim) -> (B, n_spans, width); padding positions hold arbitrary values of ``z``."""
@@ -64,9 +69,14 @@ class SpanLayout:
         """
         if self.n_categorical == 0:
             return logits.new_zeros(logits.shape[0])
-        logp = F.log_softmax(self._gather(logits), dim=-1)
-        t = self._gather_raw(target) * self.cat_mask
-        return -(logp.masked_fill(~self.cat_mask, 0.0) * t).sum(dim=(1, 2))
+        # sum_j t_j * (logsumexp - logit_j) per span, i.e. logsumexp times the span's target
+        # mass minus the target-weighted logits: no padded copy of the target, no log-softmax
+        # over the padding.
+        lse = torch.logsumexp(self._gather(logits), dim=-1)
+        t = target.index_select(1, self.categorical_columns)
+        mass = t @ self._membership.to(t.dtype)
+        picked = (logits.index_select(1, self.categorical_columns) * t).sum(dim=1)
+        return (lse * mass).sum(dim=1) - picked
 
     def softmax(self, logits: torch.Tensor) -> torch.Tensor:
         """Softmax of each categorical span of ``logits``; continuous parts unchanged."""

@@ -1,0 +1,71 @@
+"""SpanLayout's vectorised span operations against per-span reference computations."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genaug.data.tabular import Span
+from genaug.nn.spans import SpanLayout
+
+SPANS = [
+    Span(0, 3, "categorical", "a"),
+    Span(3, 1, "continuous", "b"),
+    Span(4, 5, "categorical", "c"),
+    Span(9, 2, "categorical", "d"),
+    Span(11, 1, "continuous", "e"),
+]
+CATEGORICAL = [s for s in SPANS if s.kind == "categorical"]
+
+
+def _one_hot_rows(n: int, generator: torch.Generator) -> torch.Tensor:
+    rows = torch.zeros(n, 12, dtype=torch.float64)
+    for s in CATEGORICAL:
+        k = torch.randint(s.size, (n,), generator=generator)
+        rows[torch.arange(n), s.start + k] = 1.0
+    return rows
+
+
+def test_cross_entropy_matches_a_log_softmax_per_span():
+    g = torch.Generator().manual_seed(0)
+    layout = SpanLayout(SPANS)
+    logits = torch.randn(64, 12, generator=g, dtype=torch.float64, requires_grad=True)
+    target = _one_hot_rows(64, g)
+    target[:5, 4:9] = 0.0  # unknown categories: the span must contribute nothing
+    expected = sum(
+        -(F.log_softmax(logits[:, s.start : s.stop], 1) * target[:, s.start : s.stop]).sum(1)
+        for s in CATEGORICAL
+    )
+    got = layout.cross_entropy(logits, target)
+    torch.testing.assert_close(got, expected)
+    (grad_got,) = torch.autograd.grad(got.sum(), logits)
+    (grad_expected,) = torch.autograd.grad(expected.sum(), logits)
+    torch.testing.assert_close(grad_got, grad_expected)
+
+
+def test_softmax_and_sample_one_hot_keep_continuous_values_and_make_spans_valid():
+    g = torch.Generator().manual_seed(1)
+    layout = SpanLayout(SPANS)
+    logits = torch.randn(256, 12, generator=g)
+    probs = layout.softmax(logits)
+    draws = layout.sample_one_hot(logits, g)
+    for s in SPANS:
+        part_p, part_d = probs[:, s.start : s.stop], draws[:, s.start : s.stop]
+        if s.kind == "continuous":
+            assert torch.equal(part_p, logits[:, s.start : s.stop])
+            assert torch.equal(part_d, logits[:, s.start : s.stop])
+        else:
+            torch.testing.assert_close(part_p, F.softmax(logits[:, s.start : s.stop], 1))
+            assert torch.equal(part_d.sum(1), torch.ones(256))
+            assert set(part_d.unique().tolist()) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("temperature", [0.2, 1.0])
+def test_sample_one_hot_follows_the_softmax(temperature):
+    g = torch.Generator().manual_seed(2)
+    layout = SpanLayout(SPANS)
+    row = torch.randn(1, 12, generator=g) / temperature
+    draws = layout.sample_one_hot(row.expand(40_000, -1).contiguous(), g)
+    for s in CATEGORICAL:
+        freq = draws[:, s.start : s.stop].mean(0)
+        torch.testing.assert_close(freq, F.softmax(row[0, s.start : s.stop], 0), atol=0.012,
+                                   rtol=0)
