@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from genaug._random import derive_seed, resolve_seed
+from genaug._validation import Satisfies, is_path_like, validate_params
 from genaug.exceptions import InvalidDataError, InvalidParameterError
 from genaug.sklearn import SyntheticAugmenter
 
@@ -154,6 +155,7 @@ def augment_dataset(
     (60, 20, ['no', 'yes'])
     """
     hf = _import_datasets()
+    _check_cache_dir(cache_dir, "augment_dataset")
     options = {
         "label_column": label_column,
         "n": n,
@@ -239,6 +241,7 @@ def synthesize_dataset(
         If the synthesizer is not fitted.
     """
     hf = _import_datasets()
+    _check_cache_dir(cache_dir, "synthesize_dataset")
     if not callable(getattr(fitted_synthesizer, "iter_sample", None)):
         raise InvalidParameterError(
             "synthesize_dataset needs a genaug synthesizer with an iter_sample method; got "
@@ -256,6 +259,15 @@ def synthesize_dataset(
     chunks = fitted_synthesizer.iter_sample(n, y, random_state=random_state, chunk_size=chunk_size)
     frames = (_chunk_frame(chunk, label_column) for chunk in chunks)
     return _write_dataset(hf, frames, features, cache_dir)
+
+
+def _check_cache_dir(cache_dir: Any, owner: str) -> None:
+    # Checked before any training, so that a bad folder argument does not cost a fit.
+    validate_params(
+        {"cache_dir": cache_dir},
+        {"cache_dir": [None, Satisfies(is_path_like, "a folder name (str or os.PathLike)")]},
+        owner,
+    )
 
 
 # ------------------------------------------------------------------ one split

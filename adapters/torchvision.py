@@ -31,10 +31,16 @@ from sklearn.base import clone
 from torch.utils.data import ConcatDataset, Dataset
 
 from genaug._random import derive_seed, resolve_seed
-from genaug.data.images import ImageCodec, as_nchw
+from genaug._validation import Satisfies, is_callable_or_none, validate_params
+from genaug.data.images import TORCH_DTYPES, ImageCodec, as_nchw
 from genaug.exceptions import InvalidDataError, InvalidParameterError, NotFittedError
 
 __all__ = ["AugmentedDataset", "SyntheticDataset", "augment_dataset", "fit_from_dataset"]
+
+_TRANSFORM_CONSTRAINTS = {
+    "transform": [Satisfies(is_callable_or_none, "a callable or None")],
+    "target_transform": [Satisfies(is_callable_or_none, "a callable or None")],
+}
 
 # Images generated per forward pass (and per cached block) of a SyntheticDataset.
 DEFAULT_BATCH_SIZE = 256
@@ -140,6 +146,11 @@ class SyntheticDataset(Dataset):
         self.synthesizer = synthesizer
         self.n = _check_count(n, "n")
         self.batch_size = _check_count(batch_size, "batch_size")
+        validate_params(
+            {"transform": transform, "target_transform": target_transform},
+            _TRANSFORM_CONSTRAINTS,
+            type(self).__name__,
+        )
         self.transform = transform
         self.target_transform = target_transform
         self.seed_ = resolve_seed(random_state)
@@ -218,10 +229,17 @@ class SyntheticDataset(Dataset):
         else:
             images = torch.from_numpy(np.ascontiguousarray(pixels))
             if self._codec.torch_dtype_ is not None:
-                images = images.to(getattr(torch, self._codec.torch_dtype_))
+                images = images.to(TORCH_DTYPES[self._codec.torch_dtype_])
         return images, labels
 
     def __getitem__(self, index: int) -> Any:
+        if isinstance(index, torch.Tensor) and index.ndim == 0 and not index.is_floating_point():
+            index = index.item()
+        # int() would truncate 2.5 to 2 and give an item for an index that is not one.
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+            raise InvalidParameterError(
+                f"{type(self).__name__} index must be an integer; got {index!r}."
+            )
         index = int(index)
         if index < 0:
             index += self.n
@@ -347,6 +365,19 @@ def fit_from_dataset(synthesizer: Any, dataset: Dataset, *, labels: bool = True)
         raise InvalidParameterError(
             f"Expected a genaug synthesizer; got {type(synthesizer).__name__}."
         )
+    validate_params(
+        {"dataset": dataset, "labels": labels},
+        {
+            "dataset": [
+                Satisfies(
+                    lambda d: hasattr(d, "__len__") and hasattr(d, "__getitem__"),
+                    "a map-style data set (with __len__ and __getitem__)",
+                )
+            ],
+            "labels": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
+        },
+        "fit_from_dataset",
+    )
     n = len(dataset)
     if n < 2:
         raise InvalidDataError(f"The data set has {n} item(s); a synthesizer needs at least two.")

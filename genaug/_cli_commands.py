@@ -22,16 +22,27 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from genaug._cli_io import (
+    MANIFEST_NAME,
+    ImageFolder,
     UsageError,
     check_columns,
     check_model_output,
     check_output,
+    check_output_folder,
+    chunk_frame,
+    is_table_path,
     read_data,
+    read_image_folder,
+    read_table,
     require_path,
     split_label,
+    synthetic_name_clash,
     table_format,
+    write_image_folder,
     write_table,
 )
+from genaug._random import derive_seed
+from genaug.data.images import ImageCodec
 from genaug.exceptions import GenaugError, InvalidDataError
 from genaug.sklearn import SyntheticAugmenter
 from genaug.synthesizers import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer, load
@@ -60,6 +71,8 @@ SCRIPT_SUITES = {
 BENCHMARK_SUITES = ("quick", *SCRIPT_SUITES, "all")
 BENCHMARKS_DIR_ENV = "GENAUG_BENCHMARKS_DIR"
 SYNTHETIC_FLAG = "is_synthetic"
+# Default --chunk-size: rows of a table, or images (64 x 64 RGB: 12 MiB), held at a time.
+TABLE_CHUNK, IMAGE_CHUNK = 65_536, 1_024
 
 
 def _printer(args: argparse.Namespace) -> Callable[[str], None]:
@@ -80,6 +93,48 @@ def _make_synthesizer(args: argparse.Namespace) -> Any:
     return MODELS[args.model](**params)
 
 
+def _data_is_folder(args: argparse.Namespace) -> bool:
+    """Whether DATA is an image folder, after checking the options that depend on it."""
+    folder = require_path(args.data, "DATA").is_dir()
+    if folder:
+        if args.label is not None:
+            raise UsageError(
+                f"--label names a table column, but DATA {str(args.data)!r} is an image folder, "
+                "whose labels are its sub-folder names: drop --label."
+            )
+        if args.discrete:
+            raise UsageError(
+                f"--discrete names table columns, but DATA {str(args.data)!r} is an image "
+                "folder: drop --discrete."
+            )
+    else:
+        if args.label is None:
+            raise UsageError(
+                f"--label is required when DATA is a table: name the class label column of "
+                f"{str(args.data)!r}."
+            )
+        if args.image_size is not None:
+            raise UsageError(
+                f"--image-size resizes the images of an image folder, but DATA "
+                f"{str(args.data)!r} is a table: drop --image-size."
+            )
+    return folder
+
+
+def _read_images(args: argparse.Namespace) -> ImageFolder:
+    return read_image_folder(
+        args.data, "DATA", image_size=args.image_size, max_size=ImageCodec().max_size
+    )
+
+
+def _resized_note(folder: ImageFolder) -> str:
+    if not folder.resized:
+        return ""
+    h, w = folder.images.shape[1:3]
+    were = "image of another size was" if folder.resized == 1 else "images of other sizes were"
+    return f"; {folder.resized} {were} resized to {w} x {h}"
+
+
 def _check_discrete(data: pd.DataFrame, args: argparse.Namespace) -> None:
     check_columns(data, args.discrete or [], "--discrete", args.data)
     if args.label in (args.discrete or []):
@@ -93,8 +148,19 @@ def _check_discrete(data: pd.DataFrame, args: argparse.Namespace) -> None:
 def run_fit(args: argparse.Namespace) -> int:
     """``genaug fit``: train a synthesizer on a table and save it as a model folder."""
     say = _printer(args)
+    folder = _data_is_folder(args)
     check_model_output(args.output, args.force)
-    data = read_data(args.data)
+    if folder:
+        images = _read_images(args)
+        synthesizer = _make_synthesizer(args).fit(images.images, images.labels)
+        synthesizer.save(args.output)
+        say(
+            f"Fitted {type(synthesizer).__name__} on {images.describe()} of {args.data} "
+            f"({len(images.classes)} classes: {', '.join(images.classes[:10])})"
+            f"{_resized_note(images)}; saved to {args.output}."
+        )
+        return 0
+    data = read_table(args.data)
     X, y = split_label(data, args.label, args.data)
     _check_discrete(data, args)
     synthesizer = _make_synthesizer(args).fit(X, y)
@@ -176,60 +242,174 @@ def _sample_size(args: argparse.Namespace) -> int:
     return total
 
 
-def _as_frame(chunk: Any) -> pd.DataFrame:
-    """One ``iter_sample`` chunk, ``X`` or ``(X, y)``, as a frame with the label last."""
-    X, y = chunk if isinstance(chunk, tuple) else (chunk, None)
-    if not isinstance(X, pd.DataFrame):  # a model fitted on an array
-        X = pd.DataFrame(X, columns=[str(i) for i in range(np.shape(X)[1])])
-    if y is not None:
-        name = y.name if isinstance(y, pd.Series) and y.name is not None else "label"
-        y = y.set_axis(X.index) if isinstance(y, pd.Series) else pd.Series(y, index=X.index)
-        X.insert(X.shape[1], str(name), y)
-    return X
-
-
 def _frames(chunks: Iterable[Any], bar: tqdm) -> Iterator[pd.DataFrame]:
     for chunk in chunks:
-        frame = _as_frame(chunk)
+        frame = chunk_frame(chunk)
         bar.update(len(frame))
         yield frame
 
 
-def run_sample(args: argparse.Namespace) -> int:
-    """``genaug sample``: draw rows from a saved model into a CSV or Parquet file, in chunks."""
-    say = _printer(args)
-    table_format(args.output, "-o")
-    check_output(args.output, "-o", args.force)
-    n = _sample_size(args)
-    model = load(str(require_path(args.model_dir, "MODEL_DIR")))
-    y = None
+def _is_image_model(model: Any) -> bool:
+    return isinstance(model.codec_, ImageCodec)
+
+
+def _sample_labels(args: argparse.Namespace, model: Any) -> Any:
+    """``y`` of ``iter_sample`` from --label-value or --class-counts (``None`` without them)."""
     if args.label_value is not None:
-        y = _to_label(args.label_value, model, args, "--label-value")
-    elif args.class_counts is not None:
-        y = {
+        return _to_label(args.label_value, model, args, "--label-value")
+    if args.class_counts is not None:
+        return {
             _to_label(text, model, args, "--class-counts"): count
             for text, count in args.class_counts.items()
         }
+    return None
+
+
+def _check_shard_options(args: argparse.Namespace) -> None:
+    if args.shards is None:
+        for option, value in (("--workers", args.workers), ("--dask-scheduler", args.scheduler)):
+            if value is not None:
+                raise UsageError(f"{option} runs sharded sampling; it needs --shards K.")
+        return
+    if is_table_path(args.output) or Path(args.output).is_file():
+        raise UsageError(
+            f"with --shards, -o is a folder of Parquet files (part-00000.parquet, ...); "
+            f"{str(args.output)!r} is a file name: give a folder."
+        )
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    """``genaug sample``: draw rows from a saved model, in chunks.
+
+    A table model writes a CSV or Parquet file, or with ``--shards`` a folder of Parquet
+    shards written by Dask tasks; an image model writes an image folder.
+    """
+    _check_shard_options(args)
+    n = _sample_size(args)
+    if args.shards is None and is_table_path(args.output):
+        check_output(args.output, "-o", args.force)  # before loading the model: fail fast
+    model = load(str(require_path(args.model_dir, "MODEL_DIR")))
+    if _is_image_model(model):
+        if args.condition:
+            raise UsageError(
+                f"--condition fixes table columns, but the model in {str(args.model_dir)!r} "
+                "was fitted on images: drop --condition."
+            )
+        if args.shards is not None:
+            raise UsageError(
+                f"--shards writes Parquet tables, but the model in {str(args.model_dir)!r} "
+                "was fitted on images: drop --shards to write an image folder."
+            )
+        if is_table_path(args.output):
+            raise UsageError(
+                f"the model in {str(args.model_dir)!r} was fitted on images and writes an image "
+                f"folder, but -o {str(args.output)!r} names a table file: give a folder."
+            )
+        return _sample_images(args, model, n)
+    if args.shards is not None:
+        return _sample_shards(args, model, n)
+    if not Path(args.output).suffix:
+        raise UsageError(
+            f"the model in {str(args.model_dir)!r} was fitted on a table and writes a .csv or "
+            f".parquet file, but -o {str(args.output)!r} has no extension; name a file, or "
+            "pass --shards K to write a folder of Parquet shards."
+        )
+    table_format(args.output, "-o")
+    check_output(args.output, "-o", args.force)
     chunks = model.iter_sample(
         n,
-        y,
+        _sample_labels(args, model),
         conditions=_to_conditions(args.condition, model),
         random_state=args.seed,
-        chunk_size=args.chunk_size,
+        chunk_size=args.chunk_size or TABLE_CHUNK,
     )
     with tqdm(total=n, unit="row", desc="sample", disable=not args.verbose) as bar:
         rows = write_table(args.output, _frames(chunks, bar))
-    say(f"Wrote {rows} synthetic rows to {args.output}.")
+    _printer(args)(f"Wrote {rows} synthetic rows to {args.output}.")
+    return 0
+
+
+def _split_chunk(chunk: Any) -> tuple[Any, Any]:
+    return chunk if isinstance(chunk, tuple) else (chunk, None)
+
+
+def _sample_images(args: argparse.Namespace, model: Any, n: int) -> int:
+    """Write ``n`` sampled images as ``CLASS/synthetic_000123.png`` plus ``manifest.csv``."""
+    check_output_folder(args.output, "-o", args.force)
+    chunks = model.iter_sample(
+        n,
+        _sample_labels(args, model),
+        random_state=args.seed,
+        chunk_size=args.chunk_size or IMAGE_CHUNK,
+    )
+
+    def write(writer: Any) -> None:
+        with tqdm(total=n, unit="image", desc="sample", disable=not args.verbose) as bar:
+            for chunk in chunks:
+                X, labels = _split_chunk(chunk)
+                writer.add_synthetic(X, labels, model.codec_.scale_)
+                bar.update(len(X))
+
+    write_image_folder(args.output, write, digits=max(6, len(str(n - 1))))
+    _printer(args)(
+        f"Wrote {n} synthetic images to {args.output} (a sub-folder per class, {MANIFEST_NAME})."
+    )
+    return 0
+
+
+def _sample_shards(args: argparse.Namespace, model: Any, n: int) -> int:
+    """``genaug sample --shards K``: Parquet shards written by Dask tasks (genaug.sharding)."""
+    if args.shards > n:
+        raise UsageError(f"--shards {args.shards} is more than the {n} rows to draw; lower it.")
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(
+            "--shards runs on Dask, which is not installed: pip install 'genaug[dask]'."
+        ) from exc
+    from genaug.sharding import ShardJobError, sample_shards
+
+    try:
+        report = sample_shards(
+            args.model_dir,
+            n,
+            args.output,
+            shards=args.shards,
+            seed=args.seed,
+            y=_sample_labels(args, model),
+            conditions=_to_conditions(args.condition, model),
+            workers=args.workers,
+            scheduler_address=args.scheduler,
+            chunk_size=args.chunk_size or TABLE_CHUNK,
+            overwrite=args.force,
+            verbose=bool(args.verbose),
+        )
+    except ShardJobError as exc:  # -o holds another job or other files: the command line's fault
+        raise UsageError(f"-o: {exc}") from exc
+    say = _printer(args)
+    if not report.written:
+        say(f"All {args.shards} shards in {args.output} are complete already; nothing to do.")
+        return 0
+    skipped = f"; {len(report.skipped)} were complete already" if report.skipped else ""
+    rate = report.rows_written / report.seconds
+    say(
+        f"Wrote {report.rows_written} synthetic rows in {len(report.written)} of {args.shards} "
+        f"shards to {args.output} (seed {report.seed}){skipped}; {report.seconds:.1f} s, "
+        f"{rate:,.0f} rows/s."
+    )
     return 0
 
 
 # -------------------------------------------------------------------------- augment
 def run_augment(args: argparse.Namespace) -> int:
-    """``genaug augment``: append synthetic rows to a table, flagged in ``is_synthetic``."""
+    """``genaug augment``: append synthetic rows to a table, flagged in ``is_synthetic``;
+    or write an image folder's images plus synthetic ones, listed in ``manifest.csv``."""
     say = _printer(args)
+    if _data_is_folder(args):
+        return _augment_images(args)
     table_format(args.output, "-o")
     check_output(args.output, "-o", args.force)
-    data = read_data(args.data)
+    data = read_table(args.data)
     X, y = split_label(data, args.label, args.data)
     _check_discrete(data, args)
     if SYNTHETIC_FLAG in data.columns:
@@ -252,6 +432,59 @@ def run_augment(args: argparse.Namespace) -> int:
     say(
         f"Added {int(augmenter.synthetic_mask_.sum())} synthetic rows {added} to the {len(X)} "
         f"rows of {args.data}; wrote {args.output}."
+    )
+    return 0
+
+
+def _augment_images(args: argparse.Namespace) -> int:
+    """Copy the real images unchanged and add ``CLASS/synthetic_000123.png`` files.
+
+    How many images each class gains comes from :class:`SyntheticAugmenter`'s own rules
+    (``fit`` on the labels alone), so --strategy and --ratio mean what they mean for tables.
+    """
+    if is_table_path(args.output):
+        raise UsageError(
+            f"DATA {str(args.data)!r} is an image folder, so the augmented data set is a "
+            f"folder too, but -o {str(args.output)!r} names a table file: give a folder."
+        )
+    check_output_folder(args.output, "-o", args.force)
+    folder = _read_images(args)
+    clash = synthetic_name_clash(folder)
+    if clash is not None:
+        raise InvalidDataError(
+            f"the real image {str(folder.root / clash)!r} has the name genaug gives synthetic "
+            "images (synthetic_NNN.png); rename it."
+        )
+    synthesizer = _make_synthesizer(args).fit(folder.images, folder.labels)
+    counts = (
+        SyntheticAugmenter(
+            synthesizer,
+            sampling_strategy={} if args.ratio is not None else args.strategy,
+            augment_ratio=args.ratio,
+        )
+        .fit(np.zeros((len(folder.labels), 1)), folder.labels)
+        .sampling_strategy_
+    )
+    total = sum(counts.values())
+    seed = None if args.seed is None else derive_seed(args.seed, 1)
+
+    def write(writer: Any) -> None:
+        for rel, label in zip(folder.paths, folder.labels.tolist()):
+            writer.add_real(folder.root / rel, rel, label)
+        if total == 0:
+            return
+        chunks = synthesizer.iter_sample(total, counts, random_state=seed, chunk_size=IMAGE_CHUNK)
+        with tqdm(total=total, unit="image", desc="sample", disable=not args.verbose) as bar:
+            for chunk in chunks:
+                X, labels = _split_chunk(chunk)
+                writer.add_synthetic(X, labels, synthesizer.codec_.scale_)
+                bar.update(len(X))
+
+    write_image_folder(args.output, write, digits=max(6, len(str(total - 1))))
+    added = {str(k): v for k, v in counts.items()}
+    _printer(args)(
+        f"Added {total} synthetic images {added} to the {folder.describe()} of {args.data}"
+        f"{_resized_note(folder)}; wrote {args.output} with {MANIFEST_NAME}."
     )
     return 0
 

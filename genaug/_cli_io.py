@@ -1,40 +1,77 @@
-"""Files for the command line: read CSV/Parquet tables, write them atomically in chunks.
+"""Files for the command line: tables (CSV/Parquet) and image folders, read whole and
+written atomically in chunks.
 
-Kept apart from :mod:`genaug.cli` so that the commands read as calls to the public API. Each
-input kind has one reader function, chosen by :func:`read_data`: a new kind (the image folders
-of the image synthesizers) replaces :func:`read_image_folder` and touches nothing else.
+Kept apart from :mod:`genaug.cli` so that the commands read as calls to the public API.
+
+An *image folder* is a folder of class sub-folders of images, the layout of torchvision's
+``ImageFolder``: the labels are the sub-folder names, and images may sit at any depth inside
+their class folder. :func:`read_image_folder` reads one into a single ``uint8`` array (one
+image size, one colour mode; see there for the policy). :func:`write_image_folder` writes
+synthetic images (and copies of real ones) as ``CLASS/synthetic_000123.png`` files with a
+``manifest.csv`` of ``path,label,is_synthetic``, into a temporary folder that is renamed onto
+the target only once complete.
 """
 
 from __future__ import annotations
 
+import csv
 import os
-from collections.abc import Iterable
+import re
+import shutil
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from genaug.data.images import as_nchw
 from genaug.exceptions import InvalidDataError
-from genaug.io import CONFIG_NAME, atomic_write_file
+from genaug.io import CONFIG_NAME, _current_umask, _fsync_dir, atomic_write_file
 
 __all__ = [
+    "IMAGE_EXTENSIONS",
+    "MANIFEST_HEADER",
+    "MANIFEST_NAME",
     "TABLE_FORMATS",
+    "ImageFolder",
+    "ImageFolderWriter",
     "UsageError",
     "check_columns",
     "check_model_output",
     "check_output",
+    "check_output_folder",
+    "chunk_frame",
+    "is_table_path",
     "read_data",
     "read_image_folder",
     "read_table",
     "require_path",
     "split_label",
+    "synthetic_name_clash",
     "table_format",
+    "write_image_folder",
     "write_table",
 ]
 
 # File extension -> format. Anything else is refused with an error naming the file.
 TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _PARQUET_HINT = "Parquet files need pyarrow: pip install 'genaug[parquet]'"
+_VISION_HINT = "image folders need pillow: pip install 'genaug[vision]'"
+# The image files read from a class folder (torchvision's ImageFolder reads the same set);
+# other files (notes, .DS_Store) are skipped.
+IMAGE_EXTENSIONS = (
+    ".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp",
+)  # fmt: skip
+# PIL modes read as grayscale; a folder where every image has one of them stays grayscale.
+_GRAY_MODES = frozenset({"1", "L", "LA"})
+MANIFEST_NAME = "manifest.csv"
+MANIFEST_HEADER = ("path", "label", "is_synthetic")
+_SYNTHETIC_NAME = re.compile(r"synthetic_\d+\.png")
 
 
 class UsageError(Exception):
@@ -84,13 +121,18 @@ def table_format(path: str | os.PathLike, option: str) -> str:
     return TABLE_FORMATS[suffix]
 
 
+def is_table_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` ends in a table extension (:data:`TABLE_FORMATS`)."""
+    return Path(path).suffix.lower() in TABLE_FORMATS
+
+
 def read_data(path: str | os.PathLike, option: str = "DATA") -> pd.DataFrame:
-    """Read the training data given as ``option``: a CSV or Parquet file, or an image folder.
+    """Read a table given as ``option``: a CSV or Parquet file, never an image folder.
 
     Parameters
     ----------
     path : str or path-like
-        A ``.csv``, ``.parquet`` or ``.pq`` file, or a folder of class sub-folders of images.
+        A ``.csv``, ``.parquet`` or ``.pq`` file.
     option : str, default="DATA"
         Name of the argument, for error messages.
 
@@ -101,31 +143,387 @@ def read_data(path: str | os.PathLike, option: str = "DATA") -> pd.DataFrame:
     Raises
     ------
     UsageError
-        If the path is missing, has another extension, or is an image folder.
+        If the path is missing, has another extension, or is a folder.
     InvalidDataError
         If the file cannot be parsed.
     """
     path = require_path(path, option)
     if path.is_dir():
-        return read_image_folder(path, option)
+        raise UsageError(
+            f"{option} {str(path)!r} is a folder; this command reads a table: pass a CSV or "
+            "Parquet file."
+        )
     return read_table(path, option)
 
 
-def read_image_folder(path: Path, option: str = "DATA") -> Any:
-    """Read a folder of class sub-folders of images.
+# -------------------------------------------------------------------- image folders
+def _require_pil() -> Any:
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise UsageError(f"reading or writing {_VISION_HINT}.") from exc
+    return Image
+
+
+@dataclass
+class ImageFolder:
+    """The images of a folder of class sub-folders, as :func:`read_image_folder` read them.
+
+    Attributes
+    ----------
+    root : Path
+        The folder.
+    images : ndarray of uint8, shape (n, height, width) or (n, height, width, 3)
+        Grayscale images without a channel axis, colour images as RGB.
+    labels : ndarray of str, shape (n,)
+        Each image's class: the name of its sub-folder.
+    paths : list of Path
+        Each image's file, relative to ``root``, in the order of ``images``.
+    resized : int
+        How many images were resized to the common size.
+    """
+
+    root: Path
+    images: np.ndarray
+    labels: np.ndarray
+    paths: list[Path]
+    resized: int = 0
+
+    @property
+    def classes(self) -> list[str]:
+        """The class names, sorted."""
+        return sorted(set(self.labels.tolist()))
+
+    def describe(self) -> str:
+        """``"24 images (8 x 8 pixels, RGB)"``, for status lines."""
+        n, h, w = self.images.shape[:3]
+        mode = "grayscale" if self.images.ndim == 3 else "RGB"
+        return f"{n} images ({w} x {h} pixels, {mode})"
+
+
+def _walk_images(folder: Path, root: Path) -> Iterator[Path]:
+    """Image files under ``folder``, relative to ``root``, in a reproducible (sorted) order."""
+    for dirpath, dirnames, names in os.walk(folder):
+        # Pruning in place steers os.walk: sorted, and hidden folders skipped.
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(names):
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                yield Path(dirpath, name).relative_to(root)
+
+
+def _image_files(root: Path, option: str) -> tuple[list[Path], list[str]]:
+    """The image files under each class sub-folder of ``root`` (sorted) and their labels."""
+    if not root.is_dir():
+        raise UsageError(f"{option} {str(root)!r} is not a folder.")
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    class_dirs = [p for p in entries if p.is_dir()]
+    loose = [p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+    if not class_dirs:
+        what = "is empty" if not entries else "has no class sub-folders"
+        raise InvalidDataError(
+            f"{option} {str(root)!r} {what}; an image folder holds one sub-folder of images "
+            "per class (e.g. cats/001.png, dogs/002.png)."
+        )
+    if loose:
+        raise InvalidDataError(
+            f"{option} {str(root)!r} has images outside the class sub-folders (e.g. "
+            f"{loose[0].name!r}); move each into the sub-folder of its class."
+        )
+    files: list[Path] = []
+    labels: list[str] = []
+    for class_dir in class_dirs:
+        found = list(_walk_images(class_dir, root))
+        if not found:
+            raise InvalidDataError(
+                f"the class folder {str(class_dir)!r} of {option} holds no image files "
+                f"({', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder."
+            )
+        files += found
+        labels += [class_dir.name] * len(found)
+    return files, labels
+
+
+def read_image_folder(
+    path: str | os.PathLike,
+    option: str = "DATA",
+    image_size: int | None = None,
+    max_size: int | None = None,
+) -> ImageFolder:
+    """Read a folder of class sub-folders of images into one ``uint8`` array.
+
+    The labels are the sub-folder names; images may sit at any depth inside their class
+    folder; hidden files and files without an image extension (:data:`IMAGE_EXTENSIONS`) are
+    skipped. One array needs one size and one colour mode, so:
+
+    * mode: if every image is grayscale (PIL mode ``1``, ``L`` or ``LA``) the images are read
+      as grayscale ``H x W``; otherwise all are converted to RGB (alpha is dropped, palettes
+      are expanded);
+    * size: with ``image_size=S`` every image is resized to ``S x S``; otherwise images whose
+      size differs from the most common one (the first met in sorted order on a tie) are
+      resized to it. Resizing is bilinear, with antialiasing.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder.
+    option : str, default="DATA"
+        Name of the argument, for error messages.
+    image_size : int, optional
+        Side of the square images to resize every image to.
+    max_size : int, optional
+        Without ``image_size``, refuse images larger than this a side (checked on the file
+        headers, before any image is decoded).
+
+    Returns
+    -------
+    ImageFolder
 
     Raises
     ------
     UsageError
-        Always, in this release: the commands read tables only. Image folders are read by the
-        Python API (:func:`genaug.adapters.torchvision.fit_from_dataset`).
+        If pillow is not installed or ``path`` is not a folder.
+    InvalidDataError
+        If the folder is empty, has no class sub-folders, has images outside them or an
+        empty class folder, an image file cannot be read (the message names it), or the
+        images are larger than ``max_size`` (the message suggests ``--image-size``).
     """
-    raise UsageError(
-        f"{option} {str(path)!r} is a folder; the command line does not train the image "
-        "synthesizers on image folders yet. Pass a CSV or Parquet file, or use Python: "
-        "genaug.adapters.torchvision.fit_from_dataset(VAESynthesizer(), "
-        "torchvision.datasets.ImageFolder(path))."
-    )
+    Image = _require_pil()
+    root = Path(path)
+    files, labels = _image_files(root, option)
+
+    def unreadable(rel: Path, exc: BaseException) -> InvalidDataError:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return InvalidDataError(
+            f"cannot read the image {str(root / rel)!r} of {option}: {reason}. Replace or "
+            "remove the file."
+        )
+
+    # First pass: headers only (PIL opens lazily), to choose one mode and one size.
+    sizes, modes = [], []
+    for rel in files:
+        try:
+            with Image.open(root / rel) as im:
+                sizes.append(im.size)
+                modes.append(im.mode)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise unreadable(rel, exc) from exc
+    mode = "L" if set(modes) <= _GRAY_MODES else "RGB"
+    size = (image_size, image_size) if image_size else Counter(sizes).most_common(1)[0][0]
+    width, height = size
+    if max_size is not None and not image_size and max(size) > max_size:
+        raise InvalidDataError(
+            f"the images of {option} {str(root)!r} are {width} x {height} pixels; genaug's "
+            f"networks take at most {max_size} pixels a side: pass --image-size S (e.g. "
+            "--image-size 64) to resize them to S x S."
+        )
+    shape = (len(files), height, width) if mode == "L" else (len(files), height, width, 3)
+    images = np.empty(shape, dtype=np.uint8)  # filled in place: no list of arrays
+    # Decoding each file is unavoidable; everything after works on the stacked array.
+    for i, rel in enumerate(files):
+        try:
+            with Image.open(root / rel) as im:
+                im = im.convert(mode)
+                if im.size != size:
+                    im = im.resize(size, Image.Resampling.BILINEAR)
+                images[i] = np.asarray(im)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise unreadable(rel, exc) from exc
+    resized = sum(s != size for s in sizes)
+    return ImageFolder(root, images, np.asarray(labels), files, resized)
+
+
+def _folder_name(label: Any) -> str:
+    """The sub-folder name of a class label, refused when it cannot be one."""
+    name = str(label)
+    if name in ("", ".", "..") or any(sep in name for sep in ("/", "\\", os.sep, "\0")):
+        raise InvalidDataError(
+            f"the class label {label!r} cannot be a folder name; image folders need labels "
+            "that are plain names (no '/', not '.' or '..')."
+        )
+    return name
+
+
+def _uint8_images(X: Any, scale: tuple[float, float]) -> np.ndarray:
+    """Sampled images as ``uint8`` N x H x W (grayscale) or N x H x W x 3 (RGB).
+
+    Models fitted on ``uint8`` images sample ``uint8`` already; float images are mapped from
+    the pixel range ``scale`` (the codec's ``scale_``) to 0..255.
+    """
+    arr = as_nchw(X)
+    if arr.dtype != np.uint8:
+        low, high = scale
+        arr = np.clip(np.rint((arr.astype(np.float32) - low) * (255.0 / (high - low))), 0, 255)
+        arr = arr.astype(np.uint8)
+    return arr[:, 0] if arr.shape[1] == 1 else arr.transpose(0, 2, 3, 1)
+
+
+class ImageFolderWriter:
+    """Fills a (temporary) folder with class sub-folders of images and a manifest.
+
+    Made by :func:`write_image_folder`, which hands it to the caller's ``write`` function.
+    Synthetic images are numbered in the order they are added: ``CLASS/synthetic_000123.png``
+    (``synthetic_000123.png`` at the top for a model fitted without labels).
+
+    Parameters
+    ----------
+    root : Path
+        The folder to write into.
+    digits : int, default=6
+        Zero-padding of the synthetic file numbers.
+
+    Attributes
+    ----------
+    n_real, n_synthetic : int
+        Images written so far.
+    """
+
+    def __init__(self, root: Path, digits: int = 6) -> None:
+        self._Image = _require_pil()
+        self.root = root
+        self.digits = digits
+        self.n_real = 0
+        self.n_synthetic = 0
+        self._dirs: set[str] = set()
+        self._manifest = open(root / MANIFEST_NAME, "w", newline="", encoding="utf-8")
+        self._rows = csv.writer(self._manifest)
+        self._rows.writerow(MANIFEST_HEADER)
+
+    def _dir(self, label: Any) -> str:
+        name = "" if label is None else _folder_name(label)
+        if name not in self._dirs:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+            self._dirs.add(name)
+        return name
+
+    def add_real(self, source: Path, rel: Path, label: str) -> None:
+        """Copy the real image file ``source`` unchanged to ``rel`` (relative to the root)."""
+        (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, self.root / rel)
+        self._rows.writerow((rel.as_posix(), label, False))
+        self.n_real += 1
+
+    def add_synthetic(self, X: Any, y: Any, scale: tuple[float, float]) -> None:
+        """Write one ``iter_sample`` chunk of images ``X`` with labels ``y`` (or ``None``)."""
+        images = _uint8_images(X, scale)
+        labels = [None] * len(images) if y is None else np.asarray(y).tolist()
+        rows = []
+        for image, label in zip(images, labels):
+            rel = f"synthetic_{self.n_synthetic:0{self.digits}d}.png"
+            folder = self._dir(label)
+            rel = f"{folder}/{rel}" if folder else rel
+            self._Image.fromarray(image).save(self.root / rel, format="PNG")
+            rows.append((rel, "" if label is None else label, True))
+            self.n_synthetic += 1
+        self._rows.writerows(rows)
+
+    def close(self) -> None:
+        """Flush the manifest."""
+        self._manifest.close()
+
+
+def _is_image_output(path: Path) -> bool:
+    """Whether ``path`` is a folder that genaug wrote: its manifest has genaug's header."""
+    try:
+        with open(path / MANIFEST_NAME, newline="", encoding="utf-8") as fh:
+            return tuple(next(csv.reader(fh), ())) == MANIFEST_HEADER
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def check_output_folder(path: str | os.PathLike, option: str, force: bool) -> Path:
+    """Refuse an output folder that exists (unless ``force``) or that genaug did not write.
+
+    Raises
+    ------
+    UsageError
+        If ``path`` is a file or a table file name, or a non-empty folder and ``force`` is
+        false, or a non-empty folder without genaug's ``manifest.csv`` (never replaced, even
+        with ``--force``, so that a typo cannot delete a data set).
+    """
+    path = Path(path)
+    if is_table_path(path) or path.is_file():
+        raise UsageError(
+            f"{option} {str(path)!r} is a file name; images are written to a folder of class "
+            "sub-folders: give a folder."
+        )
+    if path.is_dir() and any(path.iterdir()):
+        if not _is_image_output(path):
+            raise UsageError(
+                f"{option} {str(path)!r} is a non-empty folder that genaug did not write (no "
+                f"{MANIFEST_NAME}); genaug does not replace it: choose another folder."
+            )
+        if not force:
+            raise UsageError(
+                f"{option} {str(path)!r} already exists; pass --force to replace it or choose "
+                "another folder."
+            )
+    return path
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            with open(Path(dirpath, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(Path(dirpath))
+
+
+def write_image_folder(
+    path: str | os.PathLike, write: Callable[[ImageFolderWriter], None], digits: int = 6
+) -> ImageFolderWriter:
+    """Call ``write(writer)`` on a temporary folder, then rename it onto ``path``.
+
+    The temporary folder sits beside ``path``; an interrupted or failed ``write`` removes it
+    and leaves any previous ``path`` as it was. A previous ``path`` is replaced only after the
+    new folder is complete (check it first with :func:`check_output_folder`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The output folder.
+    write : callable
+        Adds the images through the :class:`ImageFolderWriter` it is given.
+    digits : int, default=6
+        Zero-padding of the synthetic file numbers.
+
+    Returns
+    -------
+    ImageFolderWriter
+        Closed; its counts say what was written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp makes it private
+        writer = ImageFolderWriter(tmp, digits)
+        try:
+            write(writer)
+        finally:
+            writer.close()
+        _fsync_tree(tmp)
+        if path.exists():
+            # Two renames: the old folder is gone only once the new one is complete.
+            old = path.parent / f".{path.name}.{uuid.uuid4().hex}.old"
+            os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(path.parent)
+    writer.root = path
+    return writer
+
+
+def synthetic_name_clash(folder: ImageFolder) -> Path | None:
+    """A real image whose path could clash with a synthetic file name, or ``None``."""
+    for rel in folder.paths:
+        if len(rel.parts) == 2 and _SYNTHETIC_NAME.fullmatch(rel.name):
+            return rel
+    return None
 
 
 def read_table(path: str | os.PathLike, option: str = "DATA") -> pd.DataFrame:
@@ -232,6 +630,32 @@ def check_model_output(path: str | os.PathLike, force: bool) -> Path:
             "or choose another folder."
         )
     return path
+
+
+def chunk_frame(chunk: Any) -> pd.DataFrame:
+    """One ``iter_sample`` chunk of a table model, ``X`` or ``(X, y)``, as a frame.
+
+    The labels go in a last column named after the training labels (a named ``Series``),
+    else ``label``.
+
+    Raises
+    ------
+    InvalidDataError
+        If that name is also a feature column.
+    """
+    X, y = chunk if isinstance(chunk, tuple) else (chunk, None)
+    if not isinstance(X, pd.DataFrame):  # a model fitted on an array
+        X = pd.DataFrame(X, columns=[str(i) for i in range(np.shape(X)[1])])
+    if y is not None:
+        name = str(y.name) if isinstance(y, pd.Series) and y.name is not None else "label"
+        if name in X.columns:
+            raise InvalidDataError(
+                f"the model's labels would be written to column {name!r}, which is also one of "
+                "its feature columns; refit with labels named otherwise (a named y Series)."
+            )
+        y = y.set_axis(X.index) if isinstance(y, pd.Series) else pd.Series(y, index=X.index)
+        X.insert(X.shape[1], name, y)
+    return X
 
 
 class _CsvChunkWriter:

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +16,11 @@ from genaug.exceptions import InvalidParameterError
 
 @dataclass(frozen=True)
 class Interval:
-    """A real or integer number in ``[low, high]`` (``None`` for an open end)."""
+    """A real or integer number in ``[low, high]`` (``None`` for an open end).
+
+    NaN and infinities never pass: an open end means "unbounded", not "infinity allowed", and
+    a NaN would slip through every comparison (a NaN learning rate reaches the optimizer).
+    """
 
     kind: type
     low: float | None = None
@@ -27,6 +33,9 @@ class Interval:
         if self.kind is int and not isinstance(value, numbers.Integral):
             return False
         if not isinstance(value, numbers.Real):
+            return False
+        # Integers are always finite (and math.isfinite overflows on huge ones).
+        if not isinstance(value, numbers.Integral) and not math.isfinite(value):
             return False
         if self.low is not None:
             if value < self.low or (value == self.low and self.closed in ("right", "neither")):
@@ -69,6 +78,16 @@ class Satisfies:
 
     def describe(self) -> str:
         return self.description
+
+
+def is_callable_or_none(value: Any) -> bool:
+    """True for ``None`` or a callable (a transform, a scorer)."""
+    return value is None or callable(value)
+
+
+def is_path_like(value: Any) -> bool:
+    """True for a ``str`` or ``os.PathLike`` (a file or folder name)."""
+    return isinstance(value, (str, os.PathLike))
 
 
 def is_int_tuple(value: Any) -> bool:

@@ -1,5 +1,8 @@
 """The ``genaug`` command line: ``genaug fit | sample | augment | evaluate | benchmark``.
 
+DATA is a CSV/Parquet table or an image folder (one sub-folder of images per class); ``genaug
+sample --shards K`` writes a folder of Parquet shards with Dask (:mod:`genaug.sharding`).
+
 argparse from the standard library: the CLI stays dependency-free and its behaviour (exit
 codes, one-line messages) is fully in our hands. This module holds the parser and
 :func:`main`; the commands are in :mod:`genaug._cli_commands` and the file handling in
@@ -38,6 +41,7 @@ _ADULT = (
     "  python -c \"import genaug.datasets as d; d.load_adult().to_csv('adult.csv', index=False)\""
 )
 _STRATEGIES = ("auto", "minority", "not minority", "not majority", "all")
+_DATA_HELP = "a training table (.csv, .parquet or .pq) or an image folder (a sub-folder per class)"
 
 
 class _ArgumentError(Exception):
@@ -81,6 +85,18 @@ def _positive_float(text: str) -> float:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _image_side(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 8:
+        raise argparse.ArgumentTypeError(
+            f"expected an image side of at least 8 pixels, got {text!r}"
+        )
     return value
 
 
@@ -163,7 +179,20 @@ def _command(
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--label", required=True, metavar="COL", help="the class label column")
+    parser.add_argument(
+        "--label",
+        metavar="COL",
+        help="the class label column of a table (required for tables; an image folder's "
+        "labels are its sub-folder names)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=_image_side,
+        default=None,
+        metavar="S",
+        help="image folders: resize every image to S x S pixels (default: keep the most "
+        "common size and resize the other images to it; required above 128 pixels a side)",
+    )
     parser.add_argument(
         "--model", choices=sorted(MODELS), default="vae", help="synthesizer family (default: vae)"
     )
@@ -189,10 +218,15 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p = _command(
         sub,
         "fit",
-        "train a synthesizer on a CSV or Parquet table and save it as a model folder",
-        f"{_ADULT}\n  genaug fit adult.csv --model vae --label income --epochs 10 -o adult-vae",
+        "train a synthesizer on a table or an image folder and save it as a model folder",
+        f"{_ADULT}\n  genaug fit adult.csv --model vae --label income --epochs 10 -o adult-vae\n"
+        "  genaug fit photos/ --model vaegan --image-size 32 --epochs 50 -o photos-vaegan\n\n"
+        "an image folder holds one sub-folder of images per class (photos/cat/1.png,\n"
+        "photos/dog/2.jpg, ...); the sub-folder names are the labels, so --label is not given.\n"
+        "Images are read as grayscale if all are, else as RGB, and brought to one size:\n"
+        "--image-size S, or else the most common size among them.",
     )
-    p.add_argument("data", metavar="DATA", help="training table (.csv, .parquet or .pq)")
+    p.add_argument("data", metavar="DATA", help=_DATA_HELP)
     _add_training_options(p)
     p.add_argument("-o", "--output", required=True, metavar="MODEL_DIR", help="model folder")
     p.add_argument("--force", action="store_true", help="replace an existing model folder")
@@ -203,14 +237,25 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p = _command(
         sub,
         "sample",
-        "draw synthetic rows from a saved model into a CSV or Parquet file, in chunks",
+        "draw synthetic rows from a saved model into a CSV or Parquet file (an image folder "
+        "for an image model; Parquet shards with --shards), in chunks",
         f"{_ADULT}\n  genaug fit adult.csv --label income --epochs 10 -o adult-vae\n"
         "  genaug sample adult-vae -n 5000 --seed 0 -o synthetic.csv\n"
         "  genaug sample adult-vae -n 1000 --label-value '>50K' -o rich.parquet\n"
-        "  genaug sample adult-vae --class-counts '>50K=300,<=50K=100' -o counts.csv",
+        "  genaug sample adult-vae --class-counts '>50K=300,<=50K=100' -o counts.csv\n"
+        "  genaug sample photos-vaegan -n 500 --seed 0 -o synthetic-photos/\n"
+        "  genaug sample adult-vae -n 100000000 --seed 0 --shards 64 -o synthetic/\n"
+        "  genaug sample adult-vae -n 100000000 --seed 0 --shards 64 --workers 8 -o synthetic/\n"
+        "  genaug sample adult-vae -n 100000000 --seed 0 --shards 64 \\\n"
+        "      --dask-scheduler tcp://10.0.0.5:8786 -o /shared/synthetic/\n\n"
+        "an image model writes OUT/CLASS/synthetic_000000.png ... and OUT/manifest.csv\n"
+        "(path,label,is_synthetic). With --shards K, OUT is a folder of K Parquet files\n"
+        "part-00000.parquet ... written by Dask tasks, each seeded from (--seed, shard), so\n"
+        "the rows do not depend on the workers; rerun the same command to resume: complete\n"
+        "shards are kept. Sharding needs Dask: pip install 'genaug[dask]'.",
     )
     p.add_argument("model_dir", metavar="MODEL_DIR", help="folder written by 'genaug fit'")
-    p.add_argument("-n", type=_positive_int, default=None, help="number of rows")
+    p.add_argument("-n", type=_positive_int, default=None, help="number of rows (or images)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--label-value", metavar="V", help="draw every row from class V")
     which.add_argument(
@@ -227,15 +272,56 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
         metavar="COL=V",
         help="fix a categorical column's value in every row (GAN models; repeatable)",
     )
-    p.add_argument("--seed", type=_seed, default=None, help="seed of the draw")
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        default=None,
+        help="seed of the draw (with --shards and no --seed: the seed of the job in OUT, "
+        "or a fresh one)",
+    )
     p.add_argument(
         "--chunk-size",
         type=_positive_int,
-        default=65_536,
-        help="rows held in memory at a time (default: 65536)",
+        default=None,
+        help="rows held in memory at a time, per shard with --shards (default: 65536 rows "
+        "of a table, 1024 images)",
     )
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a .csv or .parquet file")
-    p.add_argument("--force", action="store_true", help="overwrite an existing OUT")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="a .csv or .parquet file; a folder for an image model or with --shards",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite an existing OUT (with --shards: start the job over)",
+    )
+    shards = p.add_argument_group("sharded sampling on Dask (table models)")
+    shards.add_argument(
+        "--shards",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="write K Parquet files into the folder OUT, one Dask task each",
+    )
+    where = shards.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="worker processes of the local Dask cluster (default: one per CPU core, at most K)",
+    )
+    where.add_argument(
+        "--dask-scheduler",
+        dest="scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on the Dask cluster at ADDRESS (tcp://host:8786) instead; its workers must "
+        "see MODEL_DIR and OUT at the same paths",
+    )
     p.set_defaults(run=run_sample)
 
 
@@ -243,11 +329,16 @@ def _add_augment(sub: argparse._SubParsersAction) -> None:
     p = _command(
         sub,
         "augment",
-        "append synthetic rows to a table, flagged in a new 'is_synthetic' column",
+        "append synthetic rows to a table, flagged in a new 'is_synthetic' column; or add "
+        "synthetic images to a copy of an image folder",
         f"{_ADULT}\n  genaug augment adult.csv --label income --epochs 10 -o augmented.parquet\n"
-        "  genaug augment adult.csv --label income --ratio 0.5 --seed 0 -o grown.csv",
+        "  genaug augment adult.csv --label income --ratio 0.5 --seed 0 -o grown.csv\n"
+        "  genaug augment photos/ --model vae --epochs 50 --seed 0 -o photos-augmented/\n\n"
+        "for an image folder, OUT gets the real images (copied unchanged, same paths) and\n"
+        "OUT/CLASS/synthetic_000000.png ..., listed in OUT/manifest.csv with columns\n"
+        "path,label,is_synthetic.",
     )
-    p.add_argument("data", metavar="DATA", help="training table (.csv, .parquet or .pq)")
+    p.add_argument("data", metavar="DATA", help=_DATA_HELP)
     _add_training_options(p)
     how = p.add_mutually_exclusive_group()
     how.add_argument(
@@ -263,7 +354,13 @@ def _add_augment(sub: argparse._SubParsersAction) -> None:
         metavar="R",
         help="instead, grow every class by R times its size (1.0 doubles it)",
     )
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a .csv or .parquet file")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="a .csv or .parquet file; a folder when DATA is an image folder",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     p.set_defaults(run=run_augment)
 
@@ -363,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = _Parser(
         prog="genaug",
-        description="Synthetic data augmentation for tables: fit, sample, augment, evaluate.",
+        description="Synthetic data augmentation for tables and images: fit, sample, augment, "
+        "evaluate.",
         epilog=(
             "example (each command's --help shows more):\n"
             f"{_ADULT}\n"

@@ -8,9 +8,10 @@ built-in exception that scikit-learn and ordinary Python code expect
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
+    "CopyProtectionError",
     "GenaugError",
     "InvalidDataError",
     "InvalidParameterError",
@@ -36,5 +37,22 @@ class ModelFileError(GenaugError, ValueError):
     """A saved model folder is missing, truncated, edited or of an unknown kind."""
 
 
+class NotFittedError(GenaugError, _SklearnNotFittedError):
+    """A method that needs a fitted estimator was called before ``fit``.
+
+    It derives from scikit-learn's ``NotFittedError`` (itself a ``ValueError`` and an
+    ``AttributeError``), so ``except sklearn.exceptions.NotFittedError`` and scikit-learn's
+    estimator checks keep working, and from :class:`GenaugError` like every other genaug error.
+    """
+
+
 class TrainingDivergedError(GenaugError, RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+class CopyProtectionError(GenaugError, RuntimeError):
+    """Sampling with ``reject_copies=True`` could not replace every row too close to the data.
+
+    The model keeps generating rows within the copy threshold of a reference row (it has
+    memorised them, or the threshold is too strict for the data); the message says how many.
+    """

@@ -30,17 +30,24 @@ from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_sampling_strategy, check_target_type
 from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import label_binarize
 from sklearn.utils import get_tags
+from sklearn.utils._param_validation import InvalidParameterError as _SklearnParameterError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from genaug._random import derive_seed, resolve_seed
 from genaug._validation import Interval, Options, Satisfies, validate_params
-from genaug.exceptions import InvalidDataError, InvalidParameterError
+from genaug.exceptions import (
+    GenaugError,
+    InvalidDataError,
+    InvalidParameterError,
+    NotFittedError,
+)
 
 __all__ = ["AugmentedClassifier", "SyntheticAugmenter"]
 
@@ -111,6 +118,33 @@ def _check_2d(X: Any, owner: str) -> None:
                 f"X passed to {owner} has 0 {what}(s) (shape={tuple(shape)}) while a minimum "
                 "of 1 is required."
             )
+
+
+def _check_targets(y: Any, owner: str) -> None:
+    """Raise :class:`InvalidDataError` naming ``y`` unless it holds class labels."""
+    if y is None:
+        # scikit-learn's checks look for this wording.
+        raise InvalidDataError(
+            f"{owner} requires y to be passed, but the target y is None; pass the class labels."
+        )
+    try:
+        check_classification_targets(y)
+    except ValueError as exc:
+        # scikit-learn's text is kept: its checks match "Unknown label type" and "NaN".
+        raise InvalidDataError(f"y passed to {owner} must hold class labels: {exc}") from exc
+
+
+def _call_estimator(estimator: Any, method: str, *args: Any) -> Any:
+    """``estimator.method(*args)``, with a ValueError about the data re-raised as
+    :class:`InvalidDataError` that names the estimator (its own parameter errors pass)."""
+    try:
+        return getattr(estimator, method)(*args)
+    except (GenaugError, _SklearnParameterError):
+        raise
+    except ValueError as exc:
+        raise InvalidDataError(
+            f"{type(estimator).__name__}.{method} refused the data: {exc}"
+        ) from exc
 
 
 def _seed_sampler(sampler: Any, seed: int | None) -> Any:
@@ -223,11 +257,6 @@ class SyntheticAugmenter(BaseOverSampler):
         validate_params(
             self.get_params(deep=False), self._parameter_constraints, type(self).__name__
         )
-        if isinstance(self.augment_ratio, numbers.Real) and not math.isfinite(self.augment_ratio):
-            raise InvalidParameterError(
-                "The 'augment_ratio' parameter of SyntheticAugmenter must be finite; "
-                f"got {self.augment_ratio!r}."
-            )
 
     def _check_X_y(self, X: Any, y: Any, accept_sparse: Any = None) -> tuple[Any, np.ndarray, bool]:
         """Check ``X`` and ``y`` while keeping ``X``'s column types (mixed frames pass)."""
@@ -239,8 +268,11 @@ class SyntheticAugmenter(BaseOverSampler):
         _check_2d(X, type(self).__name__)
         if not isinstance(X, pd.DataFrame):
             X = np.asarray(X)
-        check_classification_targets(y)
-        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        _check_targets(y, type(self).__name__)
+        try:
+            y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        except ValueError as exc:
+            raise InvalidDataError(f"y passed to {type(self).__name__}: {exc}") from exc
         if len(y) != X.shape[0]:
             raise InvalidDataError(
                 f"X has {X.shape[0]} rows but y has {len(y)} labels; they must match."
@@ -554,7 +586,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"AugmentedClassifier with {type(self.augmenter).__name__} does not accept "
                 "sparse X. Pass X.toarray() or a DataFrame."
             )
-        check_classification_targets(y)
+        _check_targets(y, type(self).__name__)
         y_shape = np.asarray(y).shape
         if len(y_shape) == 2 and y_shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -580,7 +612,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 _set_strength(augmenter, y, planned, strength)
             X_fit, y_fit = augmenter.fit_resample(X, y)
             self.augmenter_ = augmenter
-        self.estimator_ = clone(self.estimator).fit(X_fit, y_fit)
+        self.estimator_ = _call_estimator(clone(self.estimator), "fit", X_fit, y_fit)
         self.classes_ = self.estimator_.classes_
         return self
 
@@ -607,7 +639,8 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         scorer = check_scoring(self.estimator, scoring=self.scoring)
 
         def score(X_fit: Any, y_fit: Any) -> float:
-            return float(scorer(clone(self.estimator).fit(X_fit, y_fit), X_val, y_val))
+            fitted = _call_estimator(clone(self.estimator), "fit", X_fit, y_fit)
+            return float(scorer(fitted, X_val, y_val))
 
         scores = {0.0: score(X_tr, y_tr)}
         augmenter = _seed_sampler(
@@ -638,9 +671,15 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------- prediction
     def _check_X(self, X: Any) -> None:
-        check_is_fitted(self)
+        try:
+            check_is_fitted(self)
+        except _SklearnNotFittedError as exc:
+            raise NotFittedError(str(exc)) from exc
         _check_2d(X, type(self).__name__)
-        validate_data(self, X, reset=False, skip_check_array=True)
+        try:
+            validate_data(self, X, reset=False, skip_check_array=True)
+        except ValueError as exc:  # another number of columns, or other column names
+            raise InvalidDataError(str(exc)) from exc
 
     @available_if(_estimator_has("predict"))
     def predict(self, X: Any) -> np.ndarray:
@@ -655,7 +694,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ndarray of shape (n_rows,)
         """
         self._check_X(X)
-        return self.estimator_.predict(X)
+        return _call_estimator(self.estimator_, "predict", X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -670,7 +709,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ndarray of shape (n_rows, n_classes)
         """
         self._check_X(X)
-        return self.estimator_.predict_proba(X)
+        return _call_estimator(self.estimator_, "predict_proba", X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X: Any) -> np.ndarray:
@@ -685,7 +724,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ndarray of shape (n_rows, n_classes)
         """
         self._check_X(X)
-        return self.estimator_.predict_log_proba(X)
+        return _call_estimator(self.estimator_, "predict_log_proba", X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X: Any) -> np.ndarray:
@@ -700,7 +739,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ndarray of shape (n_rows,) or (n_rows, n_classes)
         """
         self._check_X(X)
-        return self.estimator_.decision_function(X)
+        return _call_estimator(self.estimator_, "decision_function", X)
 
     @available_if(_estimator_has("score"))
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
@@ -718,8 +757,8 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         self._check_X(X)
         if sample_weight is None:
-            return self.estimator_.score(X, y)
-        return self.estimator_.score(X, y, sample_weight=sample_weight)
+            return _call_estimator(self.estimator_, "score", X, y)
+        return _call_estimator(self.estimator_, "score", X, y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -13,7 +13,7 @@ import pytest
 
 from genaug import __version__, load
 from genaug import _cli_io as cli_io
-from genaug._cli_io import UsageError
+from genaug._cli_io import MANIFEST_NAME, UsageError
 from genaug.cli import main
 
 from .conftest import make_labelled
@@ -368,7 +368,7 @@ def test_sample_refuses_to_overwrite_without_force(files, tmp_path, capsys):
         (
             lambda f, t: ["fit", str(t), "--label", "label", "-o", str(t / "m")],
             2,
-            ["is a folder", "image synthesizers"],
+            ["--label", "image folder", "sub-folder names"],
         ),
         (
             lambda f, t: ["fit", f["bad"], "--label", "label", "-o", str(t / "m")],
@@ -512,3 +512,284 @@ def test_python_dash_m_works_the_same(files, tmp_path):
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode == 2
     _one_error_line(again.stderr, "already exists", "--force")
+
+
+# --------------------------------------------------------------------- image folders
+IMAGE_FAST = ["--epochs", "1", "--seed", "0", "-q"]
+
+
+def _image_folder(root, counts: dict[str, int], size=(8, 8), mode: str = "RGB", seed: int = 0):
+    """Class sub-folders of PNG files, each class a different brightness."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
+    for k, (label, count) in enumerate(counts.items()):
+        (root / label).mkdir(parents=True)
+        for i in range(count):
+            pixels = np.clip(rng.normal(60 + 120 * k, 30, shape), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels, mode).save(root / label / f"{i:03d}.png")
+    return root
+
+
+def _png(path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """An image folder (cat: 12, dog: 6 images of 8 x 8, one dog of 12 x 10) and its VAE."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("images")
+    root = _image_folder(folder / "photos", {"cat": 12, "dog": 6})
+    odd = np.full((10, 12, 3), 200, dtype=np.uint8)
+    Image.fromarray(odd).save(root / "dog" / "odd.png")
+    (root / "dog" / "notes.txt").write_text("not an image: skipped")
+    model = str(folder / "model")
+    assert main(["fit", str(root), "--model", "vae", *IMAGE_FAST, "-o", model]) == 0
+    return {"root": root, "model": model}
+
+
+def test_fit_on_an_image_folder_takes_labels_from_sub_folders(images, tmp_path, capsys):
+    out = tmp_path / "m"
+    assert main(["fit", str(images["root"]), "--epochs", "1", "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "19 images (8 x 8 pixels, RGB)" in said and "2 classes: cat, dog" in said
+    assert "1 image of another size was resized to 8 x 8" in said  # the most common size
+    model = load(str(out))
+    assert model.classes_.tolist() == ["cat", "dog"]
+    assert (model.codec_.height_, model.codec_.width_, model.codec_.channels_) == (8, 8, 3)
+    assert model.class_prior_.tolist() == pytest.approx([12 / 19, 7 / 19])
+
+
+def test_image_size_resizes_every_image_and_grayscale_stays_grayscale(tmp_path):
+    root = _image_folder(tmp_path / "gray", {"a": 4, "b": 4}, size=(12, 10), mode="L")
+    model = tmp_path / "m"
+    assert main(["fit", str(root), "--image-size", "16", *IMAGE_FAST, "-o", str(model)]) == 0
+    out = tmp_path / "out"
+    assert main(["sample", str(model), "-n", "5", "--label-value", "b", "-q", "-o", str(out)]) == 0
+    files = sorted((out / "b").iterdir())
+    assert len(files) == 5 and not (out / "a").exists()
+    assert _png(files[0]).shape == (16, 16)  # mode L, resized to S x S
+
+
+def test_sample_writes_class_sub_folders_equal_to_the_models_draw(images, tmp_path):
+    out = tmp_path / "synthetic"
+    args = ["sample", images["model"], "--class-counts", "cat=20,dog=10", "--seed", "4"]
+    assert main([*args, "--chunk-size", "7", "-q", "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["cat", "dog", MANIFEST_NAME]
+    assert len(list((out / "cat").iterdir())) == 20 and len(list((out / "dog").iterdir())) == 10
+    manifest = pd.read_csv(out / MANIFEST_NAME)
+    assert list(manifest.columns) == ["path", "label", "is_synthetic"]
+    assert manifest["is_synthetic"].all() and len(manifest) == 30
+    assert manifest["path"].tolist()[:2] == ["cat/synthetic_000000.png", "cat/synthetic_000001.png"]
+    assert all((out / path).is_file() for path in manifest["path"])
+    # PNG is lossless, and chunking is invisible: the files are the model's own sample.
+    X, _ = load(images["model"]).sample(30, y={"cat": 20, "dog": 10}, random_state=4)
+    assert X.dtype == np.uint8 and X.shape == (30, 8, 8, 3)
+    np.testing.assert_array_equal(_png(out / "cat" / "synthetic_000000.png"), X[0])
+    np.testing.assert_array_equal(_png(out / "dog" / "synthetic_000029.png"), X[29])
+
+
+def test_image_output_needs_force_and_never_replaces_a_foreign_folder(images, tmp_path, capsys):
+    out = tmp_path / "synthetic"
+    command = ["sample", images["model"], "-n", "3", "-q", "-o", str(out)]
+    assert main(command) == 0
+    assert main(command) == 2
+    _one_error_line(capsys.readouterr().err, str(out), "--force")
+    assert main([*command, "--seed", "1", "--force"]) == 0
+    assert len(pd.read_csv(out / MANIFEST_NAME)) == 3
+    mine = tmp_path / "holiday"
+    mine.mkdir()
+    (mine / "beach.png").write_bytes(b"x")
+    assert main([*command[:-1], str(mine), "--force"]) == 2
+    _one_error_line(capsys.readouterr().err, "holiday", "did not write")
+    assert [p.name for p in mine.iterdir()] == ["beach.png"]
+
+
+@pytest.mark.parametrize(
+    ("error", "exit_code"), [(OSError("disk full"), 1), (KeyboardInterrupt(), 130)]
+)
+def test_a_failure_mid_image_write_keeps_the_old_folder(
+    images, tmp_path, monkeypatch, capsys, error, exit_code
+):
+    out = tmp_path / "synthetic"
+    assert main(["sample", images["model"], "-n", "4", "--seed", "0", "-q", "-o", str(out)]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    real_add = cli_io.ImageFolderWriter.add_synthetic
+
+    def add_then_fail(self, X, y, scale):
+        if self.n_synthetic:  # the first chunk is written, the second fails
+            raise error
+        real_add(self, X, y, scale)
+
+    monkeypatch.setattr(cli_io.ImageFolderWriter, "add_synthetic", add_then_fail)
+    command = ["sample", images["model"], "-n", "40", "--chunk-size", "10", "--force"]
+    assert main([*command, "-o", str(out)]) == exit_code
+    assert capsys.readouterr().err.count("\n") == 1
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in tmp_path.iterdir()] == ["synthetic"]  # no temporary folder left
+
+
+@pytest.mark.parametrize(
+    ("options", "added"),
+    [([], {"dog": 5}), (["--ratio", "0.5"], {"cat": 6, "dog": 4})],
+    ids=["balance", "ratio"],
+)
+def test_augment_copies_real_images_and_adds_synthetic_ones(images, tmp_path, options, added):
+    out = tmp_path / "augmented"
+    command = ["augment", str(images["root"]), "--model", "vae", *IMAGE_FAST, *options]
+    assert main([*command, "-o", str(out)]) == 0
+    manifest = pd.read_csv(out / MANIFEST_NAME)
+    real = manifest[~manifest["is_synthetic"]]
+    synthetic = manifest[manifest["is_synthetic"]]
+    assert len(real) == 19 and real["path"].iloc[0] == "cat/000.png"
+    for path in real["path"]:  # copied unchanged, odd size included
+        assert (out / path).read_bytes() == (images["root"] / path).read_bytes()
+    assert synthetic["label"].value_counts().to_dict() == added
+    assert synthetic["path"].str.fullmatch(r"(cat|dog)/synthetic_\d{6}\.png").all()
+    assert all(
+        path.startswith(f"{label}/") for path, label in zip(synthetic["path"], synthetic["label"])
+    )
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*.png")}
+    assert files == set(manifest["path"])
+    assert not (out / "dog" / "notes.txt").exists()
+
+
+def _bad_image_folders(t):
+    from PIL import Image
+
+    (t / "empty").mkdir()
+    (t / "flat").mkdir()
+    (t / "flat" / "readme.txt").write_text("x")
+    _image_folder(t / "corrupt", {"a": 2, "b": 2})
+    (t / "corrupt" / "b" / "broken.png").write_bytes(b"\x89PNG not really")
+    _image_folder(t / "loose", {"a": 2, "b": 2})
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(t / "loose" / "stray.png")
+    _image_folder(t / "hollow", {"a": 2})
+    (t / "hollow" / "b").mkdir()
+    _image_folder(t / "huge", {"a": 2, "b": 2}, size=(130, 40), mode="L")
+    _image_folder(t / "ok", {"a": 2, "b": 2})
+
+
+@pytest.mark.parametrize(
+    ("make_args", "code", "words"),
+    [
+        (lambda i, t: ["fit", str(t / "empty"), "-o", str(t / "m")], 1, ["'", "empty", "is empty"]),
+        (lambda i, t: ["fit", str(t / "flat"), "-o", str(t / "m")], 1, ["no class sub-folders"]),
+        (
+            lambda i, t: ["fit", str(t / "corrupt"), "-o", str(t / "m")],
+            1,
+            ["cannot read the image", "broken.png"],
+        ),
+        (lambda i, t: ["fit", str(t / "loose"), "-o", str(t / "m")], 1, ["'stray.png'", "outside"]),
+        (lambda i, t: ["fit", str(t / "hollow"), "-o", str(t / "m")], 1, ["hollow/b", "no image"]),
+        (
+            lambda i, t: ["fit", str(t / "huge"), "-o", str(t / "m")],
+            1,
+            ["130 x 40", "--image-size"],
+        ),
+        (
+            lambda i, t: ["fit", str(t / "ok"), "--discrete", "a", "-o", str(t / "m")],
+            2,
+            ["--discrete", "image folder"],
+        ),
+        (
+            lambda i, t: ["fit", str(t / "data.csv"), "-o", str(t / "m")],
+            2,
+            ["--label is required", "data.csv"],
+        ),
+        (
+            lambda i, t: [
+                "fit",
+                str(t / "data.csv"),
+                "--label",
+                "y",
+                "--image-size",
+                "16",
+                "-o",
+                "m",
+            ],
+            2,
+            ["--image-size", "is a table"],
+        ),
+        (
+            lambda i, t: ["fit", str(t / "ok"), "--image-size", "4", "-o", str(t / "m")],
+            2,
+            ["--image-size", "at least 8"],
+        ),
+        (
+            lambda i, t: ["sample", i["model"], "-n", "3", "-o", str(t / "o.csv")],
+            2,
+            ["fitted on images", "o.csv'", "give a folder"],
+        ),
+        (
+            lambda i, t: ["sample", i["model"], "-n", "3", "--shards", "2", "-o", str(t / "o")],
+            2,
+            ["--shards", "fitted on images"],
+        ),
+        (
+            lambda i, t: [
+                "sample",
+                i["model"],
+                "-n",
+                "3",
+                "--condition",
+                "a=1",
+                "-o",
+                str(t / "o"),
+            ],
+            2,
+            ["--condition", "fitted on images"],
+        ),
+        (
+            lambda i, t: ["sample", i["table_model"], "-n", "3", "-o", str(t / "o")],
+            2,
+            ["fitted on a table", "no extension", "--shards"],
+        ),
+        (
+            lambda i, t: ["augment", str(t / "ok"), "-o", str(t / "o.parquet")],
+            2,
+            ["image folder", "o.parquet", "give a folder"],
+        ),
+        (
+            lambda i, t: ["evaluate", str(t / "ok"), str(t / "data.csv")],
+            2,
+            ["REAL", "is a folder", "CSV or Parquet"],
+        ),
+    ],
+    ids=[
+        "empty-folder",
+        "no-class-folders",
+        "unreadable-image",
+        "image-outside-classes",
+        "empty-class-folder",
+        "too-large-without-image-size",
+        "discrete-with-folder",
+        "table-without-label",
+        "image-size-with-table",
+        "image-size-too-small",
+        "image-model-to-table-file",
+        "image-model-with-shards",
+        "image-model-with-condition",
+        "table-model-to-folder",
+        "augment-folder-to-table-file",
+        "evaluate-folder",
+    ],
+)
+def test_image_folder_errors_are_one_line_with_the_right_exit_code(
+    images, files, tmp_path, capsys, make_args, code, words
+):
+    _bad_image_folders(tmp_path)
+    _write(_table(20), tmp_path / "data.csv")
+    given = {**images, "table_model": files["model"]}
+    assert main(make_args(given, tmp_path)) == code
+    captured = capsys.readouterr()
+    _one_error_line(captured.err, *words)
+    assert captured.out == ""
+    assert not (tmp_path / "m").exists() and not (tmp_path / "o").exists()

@@ -272,6 +272,32 @@ def test_classification_scores_known_values():
     assert scores == {"macro_f1": 1.0, "balanced_accuracy": 1.0, "roc_auc": 1.0, "pr_auc": 1.0}
 
 
+@pytest.mark.parametrize(
+    "make_labels",
+    [
+        lambda y: y.astype(np.int64),  # integer classes, as scikit-learn's bundled sets give
+        lambda y: pd.Series(y.astype(np.int64)),
+        lambda y: np.array([1 if v == y[0] else "other" for v in y], dtype=object),  # mixed
+    ],
+    ids=["int-array", "int-series", "mixed-object"],
+)
+def test_utility_scores_accept_integer_and_mixed_labels(make_labels):
+    data, y = mixed_table(600, seed=3)
+    codes = pd.factorize(np.asarray(y))[0]
+    labels = make_labels(codes)
+
+    def part(a, s):
+        return a.iloc[s] if isinstance(a, pd.Series) else a[s]
+
+    table = gm.utility_scores(
+        data.iloc[:300], part(labels, slice(0, 300)), data.iloc[:300],
+        part(labels, slice(0, 300)), data.iloc[300:], part(labels, slice(300, None)),
+        random_state=0,
+    )
+    assert table.loc["train_real"].notna().all()
+    assert table.loc["train_real", "roc_auc"] > 0.6
+
+
 # --------------------------------------------------------------------------- evaluate
 @pytest.fixture(scope="module")
 def report():

@@ -39,6 +39,26 @@ __all__ = ["LAYOUTS", "ImageCodec", "as_nchw", "is_image_data"]
 LAYOUTS = ("NHW", "NHWC", "NCHW")
 _STATE_VERSION = 1
 _CHANNELS = (1, 3)
+# The torch dtypes an image tensor may come in, by name: a saved codec names one, and the name
+# is looked up here rather than as an attribute of the torch module.
+TORCH_DTYPES: dict[str, torch.dtype] = {
+    str(dtype).removeprefix("torch."): dtype
+    for dtype in (
+        torch.uint8,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+    )
+}
+# Bounds a saved codec must respect, so that a hand-edited file cannot make sampling allocate
+# images of unbounded size: the network side, and the original side images are resized back to.
+MAX_SAVED_NETWORK_SIDE = 1024
+MAX_SAVED_IMAGE_SIDE = 16384
 _VALUE_RANGES = ((0.0, 1.0), (-1.0, 1.0))
 # Float images may overshoot their range by rounding this much and still count as in range.
 _RANGE_TOL = 1e-6
@@ -464,7 +484,7 @@ class ImageCodec:
         if self.container_ == "numpy":
             return arr
         if self.container_ == "torch":
-            return torch.from_numpy(arr).to(getattr(torch, self.torch_dtype_))
+            return torch.from_numpy(arr).to(TORCH_DTYPES[self.torch_dtype_])
         from PIL import Image
 
         return [Image.fromarray(a) for a in arr]
@@ -526,19 +546,20 @@ class ImageCodec:
             low, high = (float(v) for v in state["scale"])
             codec.scale_ = (low, high)
             codec.size_ = int(state["size"])
-            np.dtype(codec.dtype_)
+            dtype = np.dtype(codec.dtype_)
             valid = (
-                codec.container_ in ("numpy", "torch", "pil")
+                dtype.kind in "uif"
+                and dtype.itemsize <= 8
+                and max(codec.height_, codec.width_) <= MAX_SAVED_IMAGE_SIDE
+                and codec.size_ <= MAX_SAVED_NETWORK_SIDE
+                and codec.container_ in ("numpy", "torch", "pil")
                 and codec.layout_ in LAYOUTS
                 and codec.channels_ in _CHANNELS
                 and (codec.layout_ != "NHW" or codec.channels_ == 1)
                 and min(codec.height_, codec.width_) >= 1
                 and high > low
                 and codec.size_ >= 8
-                and (
-                    codec.container_ != "torch"
-                    or isinstance(getattr(torch, str(codec.torch_dtype_), None), torch.dtype)
-                )
+                and (codec.container_ != "torch" or codec.torch_dtype_ in TORCH_DTYPES)
                 and (codec.container_ != "pil" or codec.pil_mode_ in ("L", "RGB"))
             )
             if not valid:

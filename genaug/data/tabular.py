@@ -37,13 +37,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from genaug.exceptions import InvalidDataError, InvalidParameterError, NotFittedError
+from genaug._validation import Interval, Options, Satisfies, validate_params
+from genaug.exceptions import InvalidDataError, NotFittedError
 
 __all__ = ["Span", "TabularCodec"]
 
@@ -154,8 +155,9 @@ def check_table(X: Any, argument: str = "X") -> tuple[pd.DataFrame, bool, Any]:
     Raises
     ------
     InvalidDataError
-        If ``X`` is empty, not 2-D, has duplicate column names, holds infinite values, or has a
-        column whose values are all missing.
+        If ``X`` is empty, not 2-D, has duplicate column names, holds infinite values or complex
+        numbers, or has a column whose values are all missing (such a column carries nothing to
+        learn: drop it).
     """
     frame, was_array, array_dtype = _as_frame(X, argument)
     if frame.shape[0] == 0 or frame.shape[1] == 0:
@@ -170,6 +172,12 @@ def check_table(X: Any, argument: str = "X") -> tuple[pd.DataFrame, bool, Any]:
         if col.isna().all():
             raise InvalidDataError(
                 f"Column {name!r} of {argument} is entirely missing; drop it before fitting."
+            )
+        if pd.api.types.is_complex_dtype(col.dtype):
+            # numpy would drop the imaginary part silently when encoding.
+            raise InvalidDataError(
+                f"Column {name!r} of {argument} holds complex numbers, which genaug cannot "
+                "model; split it into real and imaginary columns (.real, .imag) or drop it."
             )
         if pd.api.types.is_float_dtype(col.dtype):
             vals = col.to_numpy(dtype=float, na_value=np.nan)
@@ -199,9 +207,19 @@ class TabularCodec:
     max_modes : int, default=10
         Largest number of mixture components per column for ``continuous_encoding="mode"``.
     max_categories : int, default=1000
-        A categorical column with more distinct values is refused with an error that names
-        it (such columns are usually identifiers or free text, which the synthesizers should
-        not copy).
+        A categorical column with more distinct values is refused with an
+        :class:`~genaug.exceptions.InvalidDataError` that names it (such columns are usually
+        identifiers or free text, which the synthesizers should not copy). The check runs on
+        the column's distinct values before anything per category is built, so a column of
+        100,000 distinct strings fails in a fraction of a second, in memory proportional to
+        the rows, never allocating a one-hot block of that width. Rare values are not merged
+        into an "other" category: that would make up values for the synthetic rows.
+
+    Notes
+    -----
+    A constant column (one distinct value) is legitimate: it becomes a single point mass or a
+    single category and every decoded row holds that value exactly. A column whose values are
+    all missing is refused by :func:`check_table` (it carries nothing to learn; drop it).
     random_state : int or None, default=None
         Seed of the mixture fit and the component draws for ``continuous_encoding="mode"``.
 
@@ -234,21 +252,22 @@ class TabularCodec:
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "discrete_columns": [
+            None,
+            Satisfies(lambda v: isinstance(v, (list, tuple)), "a list of column names"),
+        ],
+        "continuous_encoding": [Options(("quantile", "mode"))],
+        "point_mass_threshold": [Interval(float, 0, 1, closed="right")],
+        "max_point_masses": [Interval(int, 0, None)],
+        "max_modes": [Interval(int, 1, None)],
+        "max_categories": [Interval(int, 1, None)],
+        "random_state": [None, Interval(int, 0, None)],
+    }
+
     def _check_params(self) -> None:
-        if self.continuous_encoding not in ("quantile", "mode"):
-            raise InvalidParameterError(
-                "continuous_encoding must be 'quantile' or 'mode'; "
-                f"got {self.continuous_encoding!r}."
-            )
-        if not 0.0 < float(self.point_mass_threshold) <= 1.0:
-            raise InvalidParameterError(
-                f"point_mass_threshold must be in (0, 1]; got {self.point_mass_threshold!r}."
-            )
-        for name in ("max_point_masses", "max_modes", "max_categories"):
-            value = getattr(self, name)
-            lowest = 0 if name == "max_point_masses" else 1
-            if not isinstance(value, (int, np.integer)) or value < lowest:
-                raise InvalidParameterError(f"{name} must be a positive integer; got {value!r}.")
+        params = {name: getattr(self, name) for name in self._parameter_constraints}
+        validate_params(params, self._parameter_constraints, type(self).__name__)
 
     def fit(self, X: Any) -> TabularCodec:
         """Learn each column's kind, categories, modes and range.
@@ -299,6 +318,9 @@ class TabularCodec:
                 f"Column {name!r} holds values that cannot be categories ({exc}); convert them to "
                 "strings or numbers, or drop the column."
             ) from exc
+        # Refuse before sorting the values or building anything per category: the memory used
+        # so far is one array of the distinct values, whatever their number.
+        self._check_cardinality(name, len(uniques_all))
         kinds = {type(v) for v in uniques_all[:10_000]}
         # numpy scalars and their Python counterparts are the same kind of value
         kinds = {bool if issubclass(k, (bool, np.bool_)) else k for k in kinds}
@@ -321,12 +343,7 @@ class TabularCodec:
             except TypeError:
                 categories = uniques.tolist()
             dtype_categories, ordered = None, False
-        if len(categories) > self.max_categories:
-            raise InvalidDataError(
-                f"Column {name!r} has {len(categories)} distinct values, more than "
-                f"max_categories={self.max_categories}. Such a column is usually an identifier or "
-                "free text: drop it, or raise max_categories if it really is a category."
-            )
+        self._check_cardinality(name, len(categories))
         return {
             "name": _py(name),
             "kind": "categorical",
@@ -336,6 +353,22 @@ class TabularCodec:
             "ordered": ordered,
             "has_missing": bool(missing.any()),
         }
+
+    def _check_cardinality(self, name: Any, n_distinct: int) -> None:
+        if n_distinct <= self.max_categories:
+            return
+        listed = name in set(self.discrete_columns or ())
+        hint = (
+            "it is listed in discrete_columns: leave it out to model it as a number, or drop it"
+            if listed
+            else "such a column is usually an identifier or free text: drop it before fitting "
+            "(exclude_columns in the Hugging Face adapter)"
+        )
+        raise InvalidDataError(
+            f"Column {name!r} has {n_distinct} distinct values, more than "
+            f"max_categories={self.max_categories}; {hint}. If it really is a category, raise "
+            "TabularCodec's max_categories."
+        )
 
     def _fit_numeric(self, name: Any, col: pd.Series, rng: np.random.Generator) -> dict:
         is_datetime = _is_datetime_dtype(col.dtype)
@@ -687,6 +720,7 @@ class TabularCodec:
             If the state is not of a known version or is malformed.
         """
         from genaug.exceptions import ModelFileError
+        from genaug.io import check_saved_dtype
 
         try:
             if state.get("state_version") != _STATE_VERSION:
@@ -695,15 +729,18 @@ class TabularCodec:
                     f"this genaug reads version {_STATE_VERSION}."
                 )
             codec = cls(**state["params"])
+            codec._check_params()  # an InvalidParameterError is a ValueError: see below
             codec.input_was_array_ = bool(state["input_was_array"])
             codec.array_dtype_ = state["array_dtype"]
+            if codec.array_dtype_ is not None:
+                check_saved_dtype(codec.array_dtype_, "the table's array dtype")
             codec.columns_ = [dict(c) for c in state["columns"]]
             for info in codec.columns_:
                 _validate_column_state(info)
             codec._build_layout()
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ModelFileError(f"The codec state is malformed: {exc!r}.") from exc
         return codec
 
@@ -725,22 +762,61 @@ _COLUMN_KEYS = {
     ),
 }
 _COLUMN_KEYS["datetime"] = _COLUMN_KEYS["numeric"]
+# JSON values a category can be (a missing value is its own slot, not a category).
+_SCALARS = (str, int, float, bool)
 
 
 def _validate_column_state(info: dict) -> None:
-    """Check one column's saved state so that a hand-edited file fails here, not in numpy."""
+    """Check one column's saved state so that a hand-edited file fails here, not in numpy
+    (or later, when sampling)."""
     from genaug.exceptions import ModelFileError
+    from genaug.io import check_saved_dtype
 
     kind = info.get("kind")
-    if kind not in _COLUMN_KEYS:
-        raise ModelFileError(f"Column state has an unknown kind {kind!r}.")
+    if not isinstance(kind, str) or kind not in _COLUMN_KEYS:
+        raise ModelFileError(f"Column state has an unknown kind {str(kind)[:40]!r}.")
     absent = [k for k in _COLUMN_KEYS[kind] if k not in info]
     if absent:
         raise ModelFileError(f"Column {info.get('name')!r} state lacks {absent}.")
+    name = info["name"]
+    if not isinstance(name, (str, int, float)) or isinstance(name, bool):
+        raise ModelFileError(f"Column state has a name {str(name)[:40]!r} of the wrong type.")
+    check_saved_dtype(info["dtype"], f"the dtype of column {name!r}")
+    if not isinstance(info["has_missing"], bool):
+        raise ModelFileError(f"Column {name!r} has a has_missing flag that is not a bool.")
     if kind == "categorical":
-        if not isinstance(info["categories"], list) or not info["categories"]:
-            raise ModelFileError(f"Column {info['name']!r} has no categories.")
+        categories, declared = info["categories"], info["dtype_categories"]
+        if not isinstance(categories, list) or not categories:
+            raise ModelFileError(f"Column {name!r} has no categories.")
+        if not all(isinstance(c, _SCALARS) for c in categories) or len(
+            set(map(repr, categories))
+        ) != len(categories):
+            raise ModelFileError(f"Column {name!r} has categories that are not distinct values.")
+        if declared is not None and (
+            not isinstance(declared, list)
+            or not all(isinstance(c, _SCALARS) for c in declared)
+            or not {repr(c) for c in categories} <= {repr(c) for c in declared}
+        ):
+            raise ModelFileError(f"Column {name!r} has categories outside its dtype's.")
+        if not isinstance(info["ordered"], bool):
+            raise ModelFileError(f"Column {name!r} has an 'ordered' flag that is not a bool.")
         return
+    if not isinstance(info["integer"], bool):
+        raise ModelFileError(f"Column {name!r} has an 'integer' flag that is not a bool.")
+    decimals = info["decimals"]
+    if decimals is not None and (
+        not isinstance(decimals, int) or isinstance(decimals, bool)
+        or not 0 <= decimals <= _MAX_DECIMALS
+    ):
+        raise ModelFileError(f"Column {name!r} has an invalid number of decimals.")
+    # Decoded integers must be whole numbers: rounded to 0 decimals, point masses integral.
+    if info["integer"] and kind == "numeric" and (
+        decimals != 0
+        or not isinstance(info["point_masses"], list)
+        or not all(isinstance(v, (int, float)) and float(v).is_integer()
+                   for v in info["point_masses"])
+    ):
+        raise ModelFileError(f"Integer column {name!r} has fractional decimals or modes.")
     for key in ("min", "max"):
         if not isinstance(info[key], (int, float)) or not math.isfinite(info[key]):
             raise ModelFileError(f"Column {info['name']!r} has a non-finite {key}.")
@@ -754,6 +830,20 @@ def _validate_column_state(info: dict) -> None:
         info["stds"] is None or len(info["stds"]) != len(info["means"])
     ):
         raise ModelFileError(f"Column {info['name']!r} has means and stds of unequal length.")
+    if (
+        info["point_masses"] is None
+        or info["quantiles"] == []
+        or info["means"] == []
+        or TabularCodec._modes(info) < 1
+    ):
+        raise ModelFileError(f"Column {name!r} has no mode to decode its values from.")
+    if kind == "datetime":
+        try:
+            is_datetime = _is_datetime_dtype(pd.api.types.pandas_dtype(info["dtype"]))
+        except (TypeError, ValueError):
+            is_datetime = False
+        if not is_datetime:
+            raise ModelFileError(f"Datetime column {name!r} has a dtype that is not a datetime.")
 
 
 def _restore_dtype(values: pd.Series, dtype: str, integer: bool = False) -> pd.Series:

@@ -77,6 +77,21 @@ def check_params(owner: str, **params: Any) -> None:
         "random_state": RANDOM_STATE_CONSTRAINT,
         "n_splits": [Interval(int, 2, None)],
         "features": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
+        # A bare string would be read as a set of one-letter column names.
+        "discrete_columns": [
+            None,
+            Satisfies(lambda v: isinstance(v, (list, tuple)), "a list of column names"),
+        ],
+        # Checked here, before any metric runs, rather than failing in clone() at the end.
+        "estimator": [
+            None,
+            Satisfies(
+                lambda v: all(
+                    callable(getattr(v, m, None)) for m in ("fit", "predict", "get_params")
+                ),
+                "a scikit-learn classifier (with fit, predict and get_params)",
+            ),
+        ],
     }
     validate_params(params, {name: known[name] for name in params}, owner)
 
@@ -308,20 +323,47 @@ def encode(
     names = list(others_names) or [f"table {i}" for i in range(len(others))]
     if features:
         return feature_matrix(real, "real"), [feature_matrix(o, n) for o, n in zip(others, names)]
-    codec = TabularCodec(discrete_columns=discrete_columns).fit(real)
-    real_z = codec.transform(real).astype(np.float64)
-    others_z = [codec.transform(o, handle_unknown="ignore").astype(np.float64) for o in others]
-    center = np.zeros(codec.output_dim_)
-    scale = np.ones(codec.output_dim_)
-    for span in codec.spans_:
-        block = slice(span.start, span.stop)
-        if span.kind == "continuous":
-            center[block] = real_z[:, block].mean(axis=0)
-            std = real_z[:, block].std(axis=0)
-            scale[block] = 1.0 / np.where(std > 0, std, 1.0)
-        else:
-            scale[block] = _ONE_HOT_WEIGHT
-    return (real_z - center) * scale, [(z - center) * scale for z in others_z]
+    space = KnnSpace(discrete_columns)
+    real_z = space.fit_transform(real)
+    return real_z, [space.transform(o) for o in others]
+
+
+class KnnSpace:
+    """The encoded space of the k-NN metrics, fitted once and applied to any number of tables.
+
+    :func:`encode` uses it for one comparison; copy protection at sampling time
+    (:mod:`genaug.synthesizers._copies`) keeps one fitted on the reference rows and applies it
+    to every generated chunk, so that both measure distances in the same space.
+
+    Parameters
+    ----------
+    discrete_columns : sequence of column names, optional
+        Numeric columns to encode as categories.
+    """
+
+    def __init__(self, discrete_columns: Sequence[Any] | None = None) -> None:
+        self.discrete_columns = discrete_columns
+
+    def fit_transform(self, real: pd.DataFrame) -> np.ndarray:
+        """Fit the codec and the span scales on ``real``; return its rows in the space."""
+        self.codec_ = TabularCodec(discrete_columns=self.discrete_columns).fit(real)
+        real_z = self.codec_.transform(real).astype(np.float64)
+        self.center_ = np.zeros(self.codec_.output_dim_)
+        self.scale_ = np.ones(self.codec_.output_dim_)
+        for span in self.codec_.spans_:
+            block = slice(span.start, span.stop)
+            if span.kind == "continuous":
+                self.center_[block] = real_z[:, block].mean(axis=0)
+                std = real_z[:, block].std(axis=0)
+                self.scale_[block] = 1.0 / np.where(std > 0, std, 1.0)
+            else:
+                self.scale_[block] = _ONE_HOT_WEIGHT
+        return (real_z - self.center_) * self.scale_
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows of ``frame`` (the fitted columns) in the space; unseen categories are all-zero."""
+        z = self.codec_.transform(frame, handle_unknown="ignore").astype(np.float64)
+        return (z - self.center_) * self.scale_
 
 
 def model_matrices(

@@ -372,7 +372,13 @@ def evaluate(
     """
     families, explicit_utility = _resolve_families(metrics)
     enc.check_params(
-        "evaluate", k=k, features=features, max_rows=max_rows, random_state=random_state
+        "evaluate",
+        k=k,
+        features=features,
+        max_rows=max_rows,
+        random_state=random_state,
+        discrete_columns=discrete_columns,
+        estimator=estimator,
     )
     if y_holdout is not None and real_holdout is None:
         raise InvalidParameterError("y_holdout was given without real_holdout.")

@@ -88,6 +88,14 @@ def classification_scores(
     """
     y_true = np.asarray(y_true, dtype=object)
     y_pred = np.asarray(y_pred, dtype=object)
+    # Scored as indices into the known labels: scikit-learn rejects object arrays of numbers
+    # (an "unknown" target type), and labels may mix types.
+    labels = pd.Index(list(classes), dtype=object)
+    extra = pd.Index(pd.unique(np.concatenate([y_true, y_pred])), dtype=object).difference(
+        labels, sort=False
+    )
+    labels = labels.append(extra)
+    y_true, y_pred = labels.get_indexer(y_true), labels.get_indexer(y_pred)
     out = {"roc_auc": np.nan, "pr_auc": np.nan}
     with warnings.catch_warnings():
         # A class the model never predicts triggers an "ill-defined" warning, and the score
@@ -103,7 +111,7 @@ def classification_scores(
             targets = list(zip(classes, proba.T))
         rocs, aps = [], []
         for label, score in targets:
-            hit = y_true == label
+            hit = y_true == labels.get_loc(label)
             if hit.any() and not hit.all():
                 rocs.append(roc_auc_score(hit, score))
                 aps.append(average_precision_score(hit, score))
@@ -124,15 +132,18 @@ def _fit_score(estimator, X_train, y_train, X_test, y_test, classes, positive) -
     if len(pd.unique(y_train)) < 2:
         # A classifier cannot be trained on one class; the row stays NaN and the report says so.
         return dict.fromkeys(UTILITY_METRICS, np.nan)
+    # The labels arrive as object arrays (they may mix types); scikit-learn calls an object
+    # array of numbers an "unknown" target type, so the model is fitted on class indices.
+    index = pd.Index(list(classes), dtype=object)
+    codes = index.get_indexer(np.asarray(y_train, dtype=object))
     with single_threaded():
-        model = estimator.fit(X_train, y_train)
-        pred = model.predict(X_test)
+        model = estimator.fit(X_train, codes)
+        pred = np.asarray(classes, dtype=object)[model.predict(X_test)]
         p = model.predict_proba(X_test) if hasattr(model, "predict_proba") else None
     proba = None
     if p is not None:
         proba = np.zeros((len(pred), len(classes)))
-        lookup = {c: i for i, c in enumerate(classes)}
-        proba[:, [lookup[c] for c in model.classes_]] = p
+        proba[:, np.asarray(model.classes_, dtype=np.int64)] = p
     return classification_scores(y_test, pred, proba, classes, positive)
 
 
@@ -231,7 +242,12 @@ def utility_scores(
     Esteban, C., Hyland, S. L., & Rätsch, G. (2017). Real-valued (medical) time series generation
     with recurrent conditional GANs. arXiv:1706.02633.
     """
-    _check_params("utility_scores", random_state=random_state)
+    _check_params(
+        "utility_scores",
+        random_state=random_state,
+        discrete_columns=discrete_columns,
+        estimator=estimator,
+    )
     real_f, others = prepare_tables(
         real_train,
         {"synthetic": synthetic, "real_holdout": real_holdout},

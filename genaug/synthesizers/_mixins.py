@@ -13,6 +13,7 @@ import torch
 from genaug._random import derive_seed, torch_generator
 from genaug._validation import Interval, Satisfies
 from genaug.exceptions import InvalidDataError
+from genaug.synthesizers._checkpoint import score_from_json, score_to_json
 from genaug.synthesizers.base import SAMPLE_CHUNK
 
 EARLY_STOPPING_CONSTRAINTS: dict[str, list] = {
@@ -147,7 +148,10 @@ class EarlyStoppingMixin:
         state = self._validation
         if state is None or (epoch % self.validation_every and epoch != self.epochs):
             return stop
-        score = self._validation_score()
+        # Under distributed training each rank scores against its own held-out rows; their
+        # mean, the same on every rank, makes every rank keep the same best weights and stop
+        # in the same epoch.
+        score = self._over_ranks({"score": self._validation_score()})["score"]
         state["checks"] += 1
         self.history_.setdefault("validation_epoch", []).append(epoch)
         self.history_.setdefault("validation_detection_auc", []).append(score)
@@ -169,6 +173,51 @@ class EarlyStoppingMixin:
             for name, module in self._modules().items():
                 module.load_state_dict(state["best_state"][name])
         self._validation = None
+
+    def _checkpoint_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        # The held-out rows are not saved: _prepare_training draws them again from the seed.
+        plain, tensors = super()._checkpoint_state()
+        state = self._validation
+        if state is None:
+            return plain, tensors
+        plain["early_stopping"] = {
+            "best_score": score_to_json(state["best_score"]),
+            "bad_checks": state["bad_checks"],
+            "checks": state["checks"],
+            "best_epoch": self.best_epoch_,
+            "has_best": state["best_state"] is not None,
+        }
+        if state["best_state"] is not None:
+            for name, weights in state["best_state"].items():
+                tensors.update({f"best.{name}.{k}": v for k, v in weights.items()})
+        return plain, tensors
+
+    def _load_checkpoint_state(
+        self, state: dict[str, Any], tensors: dict[str, torch.Tensor]
+    ) -> None:
+        super()._load_checkpoint_state(state, tensors)
+        saved = state.get("early_stopping")
+        if (saved is None) != (self._validation is None):
+            raise ValueError("the checkpoint's early_stopping does not match this fit")
+        if saved is None:
+            return
+        best_state = None
+        if saved["has_best"]:
+            best_state = {}
+            for name in self._module_names:
+                prefix = f"best.{name}."
+                best_state[name] = {
+                    k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)
+                }
+                if not best_state[name]:
+                    raise ValueError(f"the best weights of {name} are missing")
+        self._validation.update(
+            best_score=score_from_json(saved["best_score"]),
+            bad_checks=int(saved["bad_checks"]),
+            checks=int(saved["checks"]),
+            best_state=best_state,
+        )
+        self.best_epoch_ = None if saved["best_epoch"] is None else int(saved["best_epoch"])
 
     def _extra_state(self) -> dict[str, Any]:
         return {**super()._extra_state(), "best_epoch": self.best_epoch_}

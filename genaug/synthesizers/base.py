@@ -12,7 +12,12 @@ A model family subclasses :class:`BaseSynthesizer` and supplies four things:
 ``_make_optimizers()``
     Its optimizers.
 ``_train_step(x, c, optimizers, generator)``
-    One update on a batch; returns the detached losses by name.
+    One update on a batch; returns the detached losses by name. For ``distributed=True``
+    (DistributedDataParallel, see :mod:`genaug.distributed`) it calls each network whose
+    update it differentiates through ``self._synced(name)``, once or more before that
+    update's backward, which must give every parameter of the network a gradient and
+    accumulate into ``.grad`` (``backward``, not ``torch.autograd.grad``); other forwards
+    (gradients thrown away, methods other than ``forward``) use the plain attribute.
 ``_generate(n, c, generator)``
     ``n`` rows in the codec's encoded space, conditioned on ``c``.
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -37,11 +43,13 @@ from sklearn.base import BaseEstimator
 from torch import nn
 from tqdm.auto import tqdm
 
+import genaug.distributed as gdist
 from genaug._device import resolve_device
 from genaug._random import derive_seed, resolve_seed, torch_generator
 from genaug._validation import Interval, Options, Satisfies, validate_params
 from genaug._version import __version__
 from genaug.data.images import ImageCodec, is_image_data
+from genaug.data.streaming import TableStream, is_stream_source
 from genaug.data.tabular import TabularCodec, check_table
 from genaug.exceptions import (
     InvalidDataError,
@@ -59,6 +67,7 @@ from genaug.synthesizers._batches import (  # noqa: F401  (re-exported)
     TensorBatches,
     effective_batch_size,
 )
+from genaug.synthesizers._checkpoint import Checkpointer
 
 # Rows generated per forward pass when sampling. It is fixed (not tied to the device or
 # batch_size) because the random stream, and so the sample for a seed, depends on it.
@@ -86,6 +95,7 @@ _COMMON_CONSTRAINTS: dict[str, list] = {
     ],
     "device": [Satisfies(lambda v: isinstance(v, (str, torch.device)), "a device name")],
     "verbose": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
+    "distributed": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
 }
 
 
@@ -111,7 +121,11 @@ class BaseSynthesizer(BaseEstimator, ABC):
     device_ : torch.device
         The device the networks live on.
     history_ : dict of lists
-        Per-epoch mean of each training loss (``"epoch"`` holds the epoch numbers).
+        Per-epoch mean of each training loss (``"epoch"`` holds the epoch numbers); with
+        ``distributed=True``, also averaged over the processes, the same on every one.
+    copy_report_ : CopyReport or None
+        Set by each ``sample``/``iter_sample`` call: what copy protection replaced, or
+        ``None`` when the call did not ask for it (``reject_copies=False``).
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when ``X`` was a DataFrame with string columns
     """
@@ -181,6 +195,19 @@ class BaseSynthesizer(BaseEstimator, ABC):
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`_extra_state`."""
 
+    def _checkpoint_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """In-training state of the family for a checkpoint: JSON and named tensors.
+
+        State that ``_prepare_training`` derives again from the data and the seed (index
+        tables, held-out rows) is not included; only what changes during training.
+        """
+        return {}, {}
+
+    def _load_checkpoint_state(
+        self, state: dict[str, Any], tensors: dict[str, torch.Tensor]
+    ) -> None:
+        """Inverse of :meth:`_checkpoint_state`, after ``_prepare_training`` has run."""
+
     # ------------------------------------------------------ validation
     @classmethod
     def _all_constraints(cls) -> dict[str, list]:
@@ -239,7 +266,15 @@ class BaseSynthesizer(BaseEstimator, ABC):
         return codes.astype(np.int64)
 
     # ------------------------------------------------------------- fit
-    def fit(self, X: Any, y: Any = None) -> BaseSynthesizer:
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 1,
+        resume: bool = True,
+    ) -> BaseSynthesizer:
         """Fit the synthesizer to a table or to images, optionally conditioned on class labels.
 
         Parameters
@@ -249,27 +284,77 @@ class BaseSynthesizer(BaseEstimator, ABC):
             array or torch tensor of shape (n, H, W), (n, H, W, C) or (n, C, H, W) with 1 or 3
             channels, uint8 or float in [0, 1] or [-1, 1], or a list of PIL images (see
             :class:`genaug.data.ImageCodec`); ``sample`` gives images back in the same form.
+            Or a table larger than memory, streamed: a Parquet file, a directory or glob of
+            them, a list of them, a Hugging Face ``datasets.Dataset``, or a
+            :class:`genaug.data.streaming.TableStream` (see :meth:`_fit_stream`).
         y : array-like of shape (n_rows,), optional
-            Class labels. When given, ``sample`` can draw any class in exact numbers.
+            Class labels. When given, ``sample`` can draw any class in exact numbers. With a
+            streamed ``X``, the name of its label column (or ``None``).
+        checkpoint_dir : str or path, optional
+            Folder for training checkpoints. After every ``checkpoint_every``-th epoch the
+            state of training (weights, optimizer state, the random generator's state, the
+            history, early-stopping state, the codec and a fingerprint of the data and
+            parameters) is written atomically to ``checkpoint_dir/epoch-NNNNNN`` (JSON +
+            safetensors; the previous checkpoint is deleted once the new one is in place). A
+            checkpoint folder is also a model folder: ``genaug.load`` reads the model as it
+            was after that epoch. The training rows are not written. Only the main process
+            of a distributed job writes.
+        checkpoint_every : int, default=1
+            Epochs between two checkpoints.
+        resume : bool, default=True
+            With a checkpoint in ``checkpoint_dir``, continue after its epoch instead of
+            starting over; the data are encoded again and the fit finishes with the same
+            weights, history and samples as a run that was never interrupted (bit for bit on
+            the same device and number of threads). The data, the parameters (``verbose``
+            aside) and the seed must be those of the interrupted run, or a clear error says
+            which differs; an unseeded run resumes with the seed it drew. ``False``
+            deletes the checkpoints found there and trains from the start.
 
         Returns
         -------
         self
+
+        Notes
+        -----
+        After a successful fit the checkpoints are deleted (``checkpoint_dir`` itself is
+        kept): save the model with :meth:`save`. A later ``fit`` with the same folder
+        therefore trains from the start rather than returning the finished model.
+        Checkpoints matter for long runs; each one costs a write of the weights and twice
+        as much optimizer state (Adam).
         """
         self._validate_params()
+        if is_stream_source(X):
+            return self._fit_stream(X, y, checkpoint_dir=checkpoint_dir)
+        checkpointer = None
+        if checkpoint_dir is not None:
+            checkpointer = Checkpointer(checkpoint_dir, checkpoint_every, resume, self)
         images = is_image_data(X)
         if images:
             frame, was_array, n_rows = None, True, len(X)
             if n_rows < 2:
-                raise InvalidDataError("X has one image; a synthesizer needs at least two.")
+                raise InvalidDataError(
+                    f"X has {'one image' if n_rows == 1 else 'no images'}; a synthesizer needs "
+                    "at least two."
+                )
         else:
             frame, was_array, _ = check_table(X)
             n_rows = len(frame)
             if n_rows < 2:
-                raise InvalidDataError("X has one row; a synthesizer needs at least two.")
+                raise InvalidDataError(
+                    f"X has {'one row' if n_rows == 1 else 'no rows'}; a synthesizer needs at "
+                    "least two."
+                )
         codes = self._check_labels(y, n_rows)
-        seed = resolve_seed(self.random_state)
+        if checkpointer is None:
+            seed = resolve_seed(self.random_state)
+        else:
+            seed = checkpointer.seed(self.random_state)
         device = resolve_device(self.device)
+        if self.distributed:
+            # Join the job (cuda:LOCAL_RANK under "auto") and take rank 0's seed, so that every
+            # rank fits the same codec and starts from the same weights.
+            device = gdist.setup(self.device)
+            seed = gdist.broadcast_seed(seed, device)
         if images:
             codec = ImageCodec(image_size=getattr(self, "image_size", None))
             encoded = codec.fit_transform(X)
@@ -291,6 +376,8 @@ class BaseSynthesizer(BaseEstimator, ABC):
             self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self._sample_calls = 0
         self._setup(codec.output_dim_, 0 if codes is None else len(self.classes_), seed)
+        if checkpointer is not None:
+            checkpointer.bind(encoded, codes)
 
         data = torch.from_numpy(encoded).to(device)
         cond = None
@@ -298,7 +385,126 @@ class BaseSynthesizer(BaseEstimator, ABC):
             cond = torch.nn.functional.one_hot(
                 torch.from_numpy(codes), len(self.classes_)
             ).float().to(device)
-        self._train(data, cond, torch_generator(derive_seed(seed, 3), device))
+        train_seed = derive_seed(seed, 3)
+        if self.distributed:
+            data, cond = self._shard(data, cond, seed)
+            # Each rank its own noise, dropout masks and batch order.
+            train_seed = derive_seed(seed, 3, gdist.rank())
+        self._checkpointer = checkpointer
+        try:
+            self._train(data, cond, torch_generator(train_seed, device))
+        finally:
+            self._checkpointer = None
+        if checkpointer is not None:
+            checkpointer.finish()
+        return self
+
+    def _fit_stream(
+        self, X: Any, y: Any, *, checkpoint_dir: str | os.PathLike | None = None
+    ) -> BaseSynthesizer:
+        """``fit`` on a table read a block at a time: Parquet files or a ``datasets.Dataset``.
+
+        The policy (details in :mod:`genaug.data.streaming`):
+
+        * One pass over the source keeps a seeded uniform sample of
+          ``TableStream.reservoir_size`` rows (100,000 by default; pass a
+          :class:`~genaug.data.streaming.TableStream` as ``X`` to change it) and counts the
+          label column over every row, so ``classes_`` and ``class_prior_`` are exact.
+        * ``y`` names the label column, which is left out of the features; ``None`` fits
+          without labels. The label values go through the same checks as an in-memory ``y``.
+        * The codec is fitted on the sample. Training streams the rows: each epoch reads every
+          row once (blocks in a fresh order, rows shuffled within ``shuffle_buffer`` rows) in
+          ``n_rows // batch`` steps; memory does not grow with the number of rows.
+        * State that a family derives from the whole training set before the first epoch
+          (``_prepare_training``) is derived from the encoded sample instead: the GAN's
+          conditional-vector frequencies. The GAN then takes its real rows from the streamed
+          batches rather than by training-by-sampling (see :class:`GANSynthesizer`).
+        * ``early_stopping=True`` is refused: its held-out rows would have to be skipped in
+          every epoch's pass over the files, and scoring against rows that are also trained on
+          would not detect overfitting. Choose ``epochs`` instead, or fit in memory on a
+          sample. ``checkpoint_dir`` is refused too: a checkpoint fingerprints the encoded
+          training set, which a stream never holds. So is ``distributed=True`` (for now).
+
+        ``sample`` returns DataFrames with the source's feature columns, in the dtypes pandas
+        reads them with (``pd.read_parquet``).
+        """
+        if checkpoint_dir is not None:
+            raise InvalidParameterError(
+                "checkpoint_dir is not supported when fitting from Parquet files or a Dataset: "
+                "a checkpoint fingerprints the whole encoded training set, which a stream "
+                "never holds. Fit without checkpoint_dir."
+            )
+        if getattr(self, "distributed", False):
+            raise InvalidParameterError(
+                f"{type(self).__name__}(distributed=True) cannot fit from Parquet files or a "
+                "Dataset yet: the ranks would need equal shares of the blocks. Set "
+                "distributed=False, or shard the rows yourself and fit in memory."
+            )
+        if getattr(self, "early_stopping", False):
+            raise InvalidParameterError(
+                f"{type(self).__name__}(early_stopping=True) cannot fit from Parquet files or a "
+                "Dataset: the held-out rows would have to be left out of every pass over the "
+                "files. Set early_stopping=False and choose epochs, or fit in memory on a "
+                "sample of the rows."
+            )
+        stream = X if isinstance(X, TableStream) else TableStream(X)
+        if y is not None:
+            stream.check_label(y)
+        seed = resolve_seed(self.random_state)
+        device = resolve_device(self.device)
+        scan = stream.scan(y, derive_seed(seed, 4))
+        if y is None:
+            self._check_labels(None, 0)
+        else:
+            # The distinct labels of the whole source get the in-memory checks (types, at
+            # least two classes); their counts then give the exact class rates.
+            distinct = self._check_labels(scan.label_values, len(scan.label_values))
+            counts = np.bincount(
+                distinct, weights=scan.label_counts, minlength=len(self.classes_)
+            )
+            self.class_prior_ = counts / counts.sum()
+        classes = self.classes_
+
+        def label_codes(values: Any) -> np.ndarray:
+            arr = np.asarray(values)
+            if classes.dtype.kind == "U":  # _check_labels turned string objects into str
+                arr = arr.astype(str)
+            return self._label_codes(arr)
+
+        codec = TabularCodec(
+            discrete_columns=self.discrete_columns,
+            continuous_encoding=self.continuous_encoding,
+            random_state=derive_seed(seed, 0),
+        ).fit(scan.reservoir)
+        self.seed_ = seed
+        self.device_ = device
+        self.codec_ = codec
+        self.n_features_in_ = scan.reservoir.shape[1]
+        self.feature_names_in_ = np.asarray(scan.reservoir.columns, dtype=object)
+        self._sample_calls = 0
+        n_classes = 0 if classes is None else len(classes)
+        self._setup(codec.output_dim_, n_classes, seed)
+        generator = torch_generator(derive_seed(seed, 3), device)
+        source = stream.batches(
+            codec, self.batch_size, device, label=y, encode_labels=label_codes, n_classes=n_classes
+        )
+        sample = torch.from_numpy(
+            codec.transform(scan.reservoir, random_state=derive_seed(seed, 1))
+        ).to(device)
+        sample_cond = None
+        if y is not None:
+            sample_cond = torch.nn.functional.one_hot(
+                torch.from_numpy(label_codes(scan.reservoir_labels)), n_classes
+            ).float().to(device)
+        del scan  # the raw sample is not needed in training
+        # Families read this flag in _prepare_training / _train_step (the GAN's stream branch).
+        self._streaming = True
+        try:
+            self._prepare_training(sample, sample_cond, generator)
+            del sample, sample_cond
+            self._run_training(source, generator)
+        finally:
+            self._streaming = False
         return self
 
     def _setup(self, data_dim: int, cond_dim: int, seed: int) -> None:
@@ -345,23 +551,74 @@ class BaseSynthesizer(BaseEstimator, ABC):
         self._run_training(TensorBatches(data, cond, self.batch_size), generator)
 
     def _run_training(self, source: BatchSource, generator: torch.Generator) -> None:
-        """Train on ``source``'s batches, then let the family tidy up (also on failure)."""
+        """Train on ``source``'s batches, then let the family tidy up (also on failure).
+
+        With ``distributed=True`` each network is wrapped in DistributedDataParallel for the
+        duration (see :meth:`_synced`), and the ranks' batch-norm statistics are averaged at
+        the end, so that every rank holds the same model.
+        """
+        self._ddp = {}
+        if self.distributed:
+            self._ddp = {
+                name: gdist.wrap(module, self.device_) for name, module in self._modules().items()
+            }
         try:
             self._train_epochs(source, generator)
         finally:
+            for wrapped in getattr(self, "_ddp", {}).values():
+                gdist.unwrap(wrapped)
+            self._ddp = {}
             self._finish_training()
+        if self.distributed:
+            gdist.average_buffers(self._modules().values(), self.device_)
         self._set_train(False)
+
+    def _synced(self, name: str) -> nn.Module:
+        """The network ``name`` to run a forward through whose gradients are applied.
+
+        During distributed training, its DistributedDataParallel wrapper: the next backward
+        that reaches its parameters averages their gradients over the ranks. Otherwise (and
+        for forwards whose gradients are thrown away, or that call methods other than
+        ``forward``, which go to the plain ``getattr(self, name)``) the network itself. A
+        wrapped network must give every parameter a gradient in that backward.
+        """
+        wrapped = getattr(self, "_ddp", None)
+        if wrapped and name in wrapped:
+            return wrapped[name]
+        return getattr(self, name)
+
+    def _over_ranks(self, values: dict[str, float]) -> dict[str, float]:
+        """``values`` averaged over the ranks during distributed training, else unchanged."""
+        if getattr(self, "_ddp", None):
+            return gdist.mean_over_ranks(values, self.device_)
+        return values
+
+    def _shard(
+        self, data: torch.Tensor, cond: torch.Tensor | None, seed: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's share of the encoded rows (after checking all ranks have the same)."""
+        gdist.check_same_data(data, cond, self.device_)
+        rows = gdist.shard_indices(data.shape[0], derive_seed(seed, 6), data.device)
+        return data[rows], None if cond is None else cond[rows]
 
     def _train_epochs(self, source: BatchSource, generator: torch.Generator) -> None:
         optimizers = self._make_optimizers()
         n_batches = source.n_batches
         self.history_ = {"epoch": []}
+        checkpointer = getattr(self, "_checkpointer", None)
+        start = 0
+        if checkpointer is not None and checkpointer.resuming:
+            # Weights, optimizers, generator, history and early-stopping state as they were
+            # after the checkpoint's epoch: the loop below continues the same computation.
+            start = checkpointer.restore(optimizers, generator)
         bar = tqdm(
-            range(self.epochs),
-            disable=not self.verbose,
+            range(start, self.epochs),
+            disable=not self.verbose or not gdist.is_main_process(),
             desc=type(self).__name__,
             unit="epoch",
             leave=True,
+            initial=start,
+            total=self.epochs,
         )
         for epoch in bar:
             self._set_train(True)
@@ -371,7 +628,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value
             # One host-device synchronisation per epoch, not per step.
-            means = {k: float(v) / n_batches for k, v in sums.items()}
+            means = self._over_ranks({k: float(v) / n_batches for k, v in sums.items()})
             bad = [k for k, v in means.items() if not math.isfinite(v)]
             if bad:
                 raise TrainingDivergedError(
@@ -384,7 +641,12 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 self.history_.setdefault(key, []).append(value)
             if self.verbose:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()}, refresh=False)
-            if self._on_epoch_end(epoch + 1, means):
+            stop = self._on_epoch_end(epoch + 1, means)
+            if getattr(self, "_ddp", None):
+                stop = gdist.agree(stop, self.device_)  # no rank may train on alone
+            if checkpointer is not None and checkpointer.due(epoch + 1, stop):
+                checkpointer.save(epoch + 1, optimizers, generator)
+            if stop:
                 break
 
     # ---------------------------------------------------------- sample
@@ -440,6 +702,14 @@ class BaseSynthesizer(BaseEstimator, ABC):
         return codes[torch.searchsorted(ends, rows, right=True)]
 
     def _class_code(self, label: Any) -> int:
+        if np.ndim(label) != 0 or isinstance(label, (set, frozenset)):
+            # An array would be compared element-wise with classes_ (a broadcast error or a
+            # wrong match); per-row labels are asked for as counts.
+            raise InvalidParameterError(
+                f"y must be one label or a dict of {{label: count}}; got a "
+                f"{type(label).__name__}. For several classes pass counts, e.g. "
+                f"y={{{_py(self.classes_[0])!r}: 10, {_py(self.classes_[-1])!r}: 5}}."
+            )
         matches = np.flatnonzero(self.classes_ == label)
         if matches.size == 0:
             shown = [_py(c) for c in self.classes_[:20]]
@@ -499,16 +769,29 @@ class BaseSynthesizer(BaseEstimator, ABC):
         conditions: Mapping[str, Any] | None = None,
         random_state: Any = None,
         chunk_size: int = SAMPLE_CHUNK,
+        reject_copies: bool = False,
+        reference: Any = None,
+        copy_threshold: float | None = None,
+        copy_quantile: float = 0.01,
     ) -> Iterator[Any]:
         """Yield the rows of ``sample(n, ...)`` in chunks of at most ``chunk_size`` rows.
 
-        Memory stays bounded by the chunk whatever ``n`` is. Each item is ``X`` or
-        ``(X, y)`` like :meth:`sample`'s return value. Rows are generated ``SAMPLE_CHUNK``
-        at a time (images ``IMAGE_SAMPLE_CHUNK`` at a time), so the concatenated chunks equal
-        ``sample(n, ...)`` for the same seed whatever ``chunk_size`` is.
+        Memory stays bounded by the chunk whatever ``n`` is (copy protection aside, which
+        holds the encoded ``reference``). Each item is ``X`` or ``(X, y)`` like
+        :meth:`sample`'s return value. Rows are generated ``SAMPLE_CHUNK`` at a time (images
+        ``IMAGE_SAMPLE_CHUNK`` at a time), and rows rejected as copies are redrawn before the
+        next of these, so the concatenated chunks equal ``sample(n, ...)`` for the same seed
+        and arguments whatever ``chunk_size`` is. See :meth:`sample` for the arguments;
+        ``copy_report_`` is updated as the chunks are made.
         """
         self._check_is_fitted()
         n = self._check_n(n)
+        protect = False
+        if reject_copies is not False or reference is not None or copy_threshold is not None:
+            # Imported here: it pulls in the metrics package, which plain sampling does not need.
+            from genaug.synthesizers._copies import CopyFilter, check_copy_options
+
+            protect = check_copy_options(reject_copies, reference, copy_threshold, copy_quantile)
         if (
             isinstance(chunk_size, bool)
             or not isinstance(chunk_size, (int, np.integer))
@@ -519,12 +802,19 @@ class BaseSynthesizer(BaseEstimator, ABC):
             )
         self._check_conditions(conditions)
         plan = self._label_plan(n, y)
+        copy_filter = None
+        if protect:
+            copy_filter = CopyFilter(self, reference, copy_threshold, copy_quantile)
         generator = torch_generator(self._resolve_sample_seed(random_state), self.device_)
+        self.copy_report_ = None if copy_filter is None else copy_filter.new_report()
         # Validation above runs now; the rows are made lazily, chunk by chunk.
-        return self._sample_chunks(n, plan, conditions, generator, int(chunk_size))
+        return self._sample_chunks(n, plan, conditions, generator, int(chunk_size), copy_filter)
 
-    def _sample_chunks(self, n, plan, conditions, generator, chunk_size) -> Iterator[Any]:
+    def _sample_chunks(
+        self, n, plan, conditions, generator, chunk_size, copy_filter=None
+    ) -> Iterator[Any]:
         pending: list[tuple[np.ndarray, np.ndarray | None]] = []
+        report = self.copy_report_ if copy_filter is not None else None
         pending_rows = 0
         start = 0
         step = SAMPLE_CHUNK if self._image_shape() is None else IMAGE_SAMPLE_CHUNK
@@ -537,7 +827,10 @@ class BaseSynthesizer(BaseEstimator, ABC):
             self._set_train(False)
             with torch.no_grad():
                 rows = self._generate(stop - start, c, generator, conditions)
-            pending.append((rows.float().cpu().numpy(), None if labels is None else labels.numpy()))
+            rows = rows.float().cpu().numpy()
+            if copy_filter is not None:
+                rows = copy_filter.replace(rows, labels, conditions, generator, report)
+            pending.append((rows, None if labels is None else labels.numpy()))
             pending_rows += stop - start
             start = stop
             while pending_rows >= chunk_size or (start >= n and pending_rows > 0):
@@ -563,6 +856,10 @@ class BaseSynthesizer(BaseEstimator, ABC):
         *,
         conditions: Mapping[str, Any] | None = None,
         random_state: Any = None,
+        reject_copies: bool = False,
+        reference: Any = None,
+        copy_threshold: float | None = None,
+        copy_quantile: float = 0.01,
     ) -> Any:
         """Draw ``n`` synthetic rows.
 
@@ -580,6 +877,26 @@ class BaseSynthesizer(BaseEstimator, ABC):
             Seed of this draw. With a seed, the sample depends only on the fitted model and the
             seed. Without one, successive calls give different rows (their sequence is fixed by
             the fit's seed).
+        reject_copies : bool, default=False
+            Copy protection: redraw every generated row whose distance to its closest
+            ``reference`` row (DCR) is at most ``copy_threshold``, with the same label (and
+            ``conditions``) and from the same seeded stream, so the labels keep their exact
+            counts and the sample is still a function of the seed. The number of replaced
+            rows is in ``copy_report_`` (a :class:`~genaug.synthesizers._copies.CopyReport`)
+            after the call. Distances are those of genaug's privacy metrics (see
+            :mod:`genaug.synthesizers._copies`); labels are not part of them.
+        reference : DataFrame, array-like or images, optional
+            With ``reject_copies``: the training rows, in the form given to ``fit``
+            (required: the model does not store training rows, so a saved and loaded model
+            protects as well as a fresh one). Any other rows to keep away from work too.
+        copy_threshold : float, optional
+            With ``reject_copies``: the distance at or below which a row is a copy. By
+            default the ``copy_quantile`` quantile of the reference rows' leave-one-out DCR
+            (how close a fresh real row comes to the others); exact copies are always
+            rejected. For images pass one (see :mod:`genaug.synthesizers._copies`): in
+            pixel space blurry images sit close to every training image.
+        copy_quantile : float, default=0.01
+            With ``reject_copies`` and no ``copy_threshold``: that quantile.
 
         Returns
         -------
@@ -588,9 +905,35 @@ class BaseSynthesizer(BaseEstimator, ABC):
             the same container, layout, dtype, value range and size).
         y : Series or ndarray
             Only when the synthesizer was fitted with labels: the labels of the rows.
+
+        Raises
+        ------
+        CopyProtectionError
+            With ``reject_copies``, when rows are still too close after
+            ``MAX_COPY_ROUNDS`` (20) redraws; the message says how many.
+
+        Notes
+        -----
+        Copy protection is off by default because it has a price: rows near the training
+        data are the model's most faithful ones, so redrawing them thins the densest regions
+        and the tails where real rows are isolated (an outlier's neighbourhood is exactly
+        what gets redrawn), and classes with few rows, which a model memorises most, are
+        redrawn most (``copy_report_.replaced_per_class``). It guards against releasing
+        near-copies of training rows; it is not differential privacy, and a row may still
+        reveal a training row in the columns it shares with it. Each call encodes the
+        reference and, without ``copy_threshold``, runs a nearest-neighbour pass over up to
+        10,000 of its rows; every generated chunk is then compared with every reference row.
         """
         chunks = self.iter_sample(
-            n, y, conditions=conditions, random_state=random_state, chunk_size=n
+            n,
+            y,
+            conditions=conditions,
+            random_state=random_state,
+            chunk_size=n,
+            reject_copies=reject_copies,
+            reference=reference,
+            copy_threshold=copy_threshold,
+            copy_quantile=copy_quantile,
         )
         return next(chunks)
 
@@ -638,8 +981,15 @@ class BaseSynthesizer(BaseEstimator, ABC):
         The folder is written to a temporary name and renamed, so an interrupted save leaves
         any earlier model in ``path`` intact. Weights are saved device-free: a model trained on
         a GPU loads on a CPU-only machine.
+
+        With ``distributed=True`` inside a distributed job, only the main process (rank 0)
+        writes; the other ranks, which hold the same model, return at once without waiting
+        for it. A rank that reads the folder afterwards should wait for rank 0 first (e.g.
+        ``torch.distributed.barrier()``). Outside a job (a loaded model, say) it always writes.
         """
         self._check_is_fitted()
+        if self.distributed and not gdist.is_main_process():
+            return
         config = {
             "format_version": FORMAT_VERSION,
             "genaug_version": __version__,
@@ -662,21 +1012,41 @@ class BaseSynthesizer(BaseEstimator, ABC):
             raise ModelFileError(
                 f"config.json has parameters {sorted(unknown)} that {cls.__name__} lacks."
             )
+        # Every hidden layer holds at least one tensor: a config that lists more layers than
+        # the file has tensors is refused before a million-layer network is even described.
+        layers = sum(
+            len(v) for k, v in params.items() if k.endswith("_hidden") and isinstance(v, list)
+        )
+        if layers > len(tensors):
+            raise ModelFileError(
+                f"config.json declares {layers} hidden layers, but model.safetensors holds only "
+                f"{len(tensors)} tensors."
+            )
         signature = inspect.signature(cls.__init__).parameters
         for key, value in list(params.items()):
             default = signature[key].default
             if isinstance(default, tuple) and isinstance(value, list):
                 params[key] = tuple(value)
-        model = cls(**params)
         try:
+            model = cls(**params)
             model._validate_params()
-        except InvalidParameterError as exc:
+        except (InvalidParameterError, TypeError) as exc:
             raise ModelFileError(f"config.json has an invalid parameter: {exc}") from exc
         try:
             model._restore(state, tensors)
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            OverflowError,
+            RuntimeError,  # torch's own errors, and RecursionError
+        ) as exc:
+            # Whatever the edit, the caller gets a ModelFileError; the ValueErrors include
+            # genaug's own InvalidDataError/InvalidParameterError raised on the file's values.
             raise ModelFileError(f"config.json's state is malformed: {exc!r}") from exc
         return model
 
@@ -696,11 +1066,29 @@ class BaseSynthesizer(BaseEstimator, ABC):
         if labels is None:
             self.classes_ = self.class_prior_ = self._label_meta = None
         else:
+            from genaug.io import check_saved_dtype
+
             classes = labels["classes"]
+            check_saved_dtype(labels["array_dtype"], "the labels' array dtype")
+            if labels["dtype"] is not None:
+                check_saved_dtype(labels["dtype"], "the labels' dtype")
+            if not isinstance(classes, list) or not all(
+                isinstance(c, (str, int, float)) for c in classes
+            ):
+                raise ModelFileError("config.json's class labels are not a list of labels.")
             self.classes_ = np.asarray(classes, dtype=labels["array_dtype"])
             self.class_prior_ = np.asarray(labels["prior"], dtype=float)
-            if self.class_prior_.shape != (len(classes),) or len(classes) < 2:
+            prior = self.class_prior_
+            if (
+                self.classes_.shape != (len(classes),)
+                or prior.shape != (len(classes),)
+                or len(classes) < 2
+                or not (np.all(prior >= 0) and np.isfinite(prior).all() and prior.sum() > 0)
+            ):
                 raise ModelFileError("config.json's class labels and rates do not match.")
+            # Labels are looked up by binary search (_label_codes): sorted and distinct.
+            if not np.all(self.classes_[1:] > self.classes_[:-1]):
+                raise ModelFileError("config.json's class labels are not sorted and distinct.")
             self._label_meta = {k: labels[k] for k in ("name", "dtype", "array_dtype")}
         data_dim, cond_dim = int(state["data_dim"]), int(state["cond_dim"])
         if data_dim != self.codec_.output_dim_:

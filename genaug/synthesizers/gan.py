@@ -66,12 +66,14 @@ def optimizer_step(
     """One step of ``optimizer`` on the gradient of ``loss`` with respect to its own parameters.
 
     Only those gradients are computed (not those of the other networks ``loss`` went through),
-    and the other networks' ``.grad`` are left alone.
+    and the other networks' ``.grad`` are left alone. They are accumulated into ``.grad`` by
+    ``backward(inputs=...)`` rather than returned by ``torch.autograd.grad``, because
+    DistributedDataParallel averages gradients over the ranks only as they are accumulated.
     """
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
-    for p, g in zip(params, grads):
-        p.grad = g
+    for p in params:
+        p.grad = None
+    loss.backward(inputs=params, retain_graph=retain_graph)
     optimizer.step()
 
 
@@ -160,6 +162,17 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         ``"auto"`` uses CUDA when a GPU is visible.
     verbose : bool, default=False
         Show a progress bar with the losses.
+    distributed : bool, default=False
+        Train with PyTorch's DistributedDataParallel under ``torchrun``, one process per
+        device (see :mod:`genaug.distributed`). Every process calls ``fit`` with the same full
+        data; each trains on its own equal share of the rows with its own noise, with
+        ``batch_size`` rows per step and process, and the gradients are averaged over the
+        processes at every step, so all of them end with the same model. The process group
+        is created from ``torchrun``'s environment unless the script made one (NCCL on CUDA,
+        gloo on the CPU; ``device="auto"`` means ``cuda:LOCAL_RANK``); without either, ``fit``
+        raises :class:`~genaug.exceptions.InvalidParameterError`. Only rank 0 shows progress
+        and writes in :meth:`save`. The result differs from a single-process fit with the
+        same ``random_state``. Saved models record it; loading needs no process group.
 
     Attributes
     ----------
@@ -235,6 +248,7 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
+        distributed: bool = False,
     ) -> None:
         self.epochs = epochs
         self.batch_size = batch_size
@@ -259,6 +273,7 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.distributed = distributed
 
     def _validate_params(self) -> None:
         super()._validate_params()
@@ -443,6 +458,11 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
                 train_prob=log_freq / per_column[owner] / n_cols,
             )
         self._category_counts = counts.cpu().numpy()
+        if getattr(self, "_streaming", False) and columns.numel():
+            # Streamed fit (BaseSynthesizer._fit_stream): `data` is a uniform sample of the
+            # rows, not the training set; it gives each value's weight for _draw_streamed.
+            tables["weight"] = tables["train_prob"] / counts.clamp_min(1)
+        tables["stream"] = getattr(self, "_streaming", False)
         self._tables = tables
         return prepared
 
@@ -450,23 +470,70 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         super()._finish_training()
         self._tables = None
 
+    def _set_streamed_batch(self, x: torch.Tensor, c: torch.Tensor | None) -> None:
+        """Streamed fit: make the batch ``x`` (labels ``c``) the real rows of this step.
+
+        Also notes, for each row and categorical column, the index of the row's value in the
+        conditional vector, and whether the codec knows it (an all-zero span is a value that
+        the reservoir sample lacked).
+        """
+        t = self._tables
+        t["data"], t["labels"] = x, c
+        if t["columns"].numel():
+            spans = [span for _, span in self._condition_columns()]
+            offsets = np.cumsum([0] + [s.size for s in spans[:-1]])
+            blocks = [x[:, s.start : s.stop] for s in spans]
+            t["value"] = torch.stack([b.argmax(1) + int(o) for b, o in zip(blocks, offsets)], 1)
+            t["known"] = torch.stack([b.sum(1) > 0 for b in blocks], 1)
+
+    def _draw_streamed(
+        self, size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Streamed counterpart of training-by-sampling: real rows from the streamed batch.
+
+        The real rows are the batch's first ``size`` rows, each used once as it is. Each gets
+        a conditional vector naming one of its own categorical values: the column is drawn
+        per row with probability proportional to ``train_prob / count`` of the row's value in
+        it (CTGAN's log-frequency target rate of the value over its rate in the data, both
+        from the reservoir sample), so a row's rare values are named far more often than its
+        common ones. As in training-by-sampling, the critic sees real rows that hold the named
+        value and the generator is asked to produce it; rare values are not oversampled
+        beyond their rows' share of the stream, since no row is drawn twice. A row whose
+        values are all unknown to the codec names a column uniformly.
+        """
+        t = self._tables
+        data = t["data"][:size]
+        labels = None if t["labels"] is None else t["labels"][:size]
+        if not t["columns"].numel():
+            return data, labels, None
+        value = t["value"][:size]
+        weight = t["weight"][value] * t["known"][:size]
+        weight = torch.where(weight.sum(1, keepdim=True) > 0, weight, torch.ones_like(weight))
+        column = torch.multinomial(weight, 1, generator=generator)
+        k = F.one_hot(value.gather(1, column).squeeze(1), t["columns"].numel())
+        return data, labels, k.to(data.dtype)
+
     def _draw_batch(
         self, size: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Real rows, their labels and conditional vectors by training-by-sampling."""
         t = self._tables
+        if t["stream"]:
+            return self._draw_streamed(size, generator)
         data, device = t["data"], t["data"].device
         k = None
         if t["columns"].numel():
             g = torch.multinomial(t["train_prob"], size, replacement=True, generator=generator)
             u = torch.rand(size, generator=generator, device=device, dtype=torch.float64)
-            pick = t["start"][g] + (u * t["count"][g]).long().clamp_max(t["count"][g] - 1)
-            rows = t["rows"][pick]
+            count = t["count"].index_select(0, g)
+            pick = t["start"].index_select(0, g) + (u * count).long().clamp_max(count - 1)
+            rows = t["rows"].index_select(0, pick)
             k = F.one_hot(g, t["columns"].numel()).to(data.dtype)
         else:
             rows = torch.randint(data.shape[0], (size,), generator=generator, device=device)
-        labels = None if t["labels"] is None else t["labels"][rows]
-        return data[rows], labels, k
+        # index_select rather than advanced indexing: the same rows, several times faster on CPU.
+        labels = None if t["labels"] is None else t["labels"].index_select(0, rows)
+        return data.index_select(0, rows), labels, k
 
     def _train_step(
         self,
@@ -475,10 +542,16 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         optimizers: dict[str, torch.optim.Optimizer],
         generator: torch.Generator,
     ) -> dict[str, torch.Tensor]:
-        # The rows of x are not used: training-by-sampling draws its own real rows, as many
-        # as x has (rounded down to whole packs).
+        # In memory, the rows of x are not used: training-by-sampling draws its own real
+        # rows, as many as x has (rounded down to whole packs). A streamed fit has no table to
+        # draw from and takes them from x (_draw_streamed).
         size = max(self.pac, x.shape[0] // self.pac * self.pac)
-        critic = self.discriminator_
+        if self._tables["stream"]:
+            self._set_streamed_batch(x, c)
+        # Under distributed training, a network's gradients are averaged over the ranks when
+        # its own update's forward went through _synced. The critic's forward in the
+        # generator's update uses the plain network: its gradients there are not wanted.
+        critic = self._synced("discriminator_")
         parts: dict[str, torch.Tensor] = {}
         for _ in range(self.discriminator_steps):
             real, labels, k = self._draw_batch(size, generator)
@@ -501,21 +574,20 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
             optimizer_step(optimizers["discriminator_"], loss)
             parts["discriminator"] = d_loss.detach()
             if "classifier_" in optimizers:
-                cls_loss = F.cross_entropy(self.classifier_(real), labels.argmax(1))
+                cls_loss = F.cross_entropy(self._synced("classifier_")(real), labels.argmax(1))
                 optimizer_step(optimizers["classifier_"], cls_loss)
                 parts["classifier"] = cls_loss.detach()
 
         _, labels, k = self._draw_batch(size, generator)
         z = torch.randn((size, self.latent_dim), generator=generator, device=self.device_)
-        raw = self.generator_(join_inputs(z, labels, k))
+        raw = self._synced("generator_")(join_inputs(z, labels, k))
         fake = self._activate(raw, generator, hard=False)
         g_loss = generator_loss(
-            critic(join_inputs(fake, labels, k), generator), self.adversarial_loss
+            self.discriminator_(join_inputs(fake, labels, k), generator), self.adversarial_loss
         )
         loss = g_loss
         if k is not None:
-            target = torch.zeros_like(raw)
-            target[:, self._tables["columns"]] = k
+            target = torch.zeros_like(raw).index_copy_(1, self._tables["columns"], k.to(raw.dtype))
             ce = condition_cross_entropy(raw, target, self.layout_)
             loss = loss + ce
             parts["conditional"] = ce.detach()

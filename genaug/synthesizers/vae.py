@@ -110,6 +110,17 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
         ``"auto"`` uses CUDA when a GPU is visible.
     verbose : bool, default=False
         Show a progress bar with the losses.
+    distributed : bool, default=False
+        Train with PyTorch's DistributedDataParallel under ``torchrun``, one process per
+        device (see :mod:`genaug.distributed`). Every process calls ``fit`` with the same full
+        data; each trains on its own equal share of the rows with its own noise, with
+        ``batch_size`` rows per step and process, and the gradients are averaged over the
+        processes at every step, so all of them end with the same model. The process group
+        is created from ``torchrun``'s environment unless the script made one (NCCL on CUDA,
+        gloo on the CPU; ``device="auto"`` means ``cuda:LOCAL_RANK``); without either, ``fit``
+        raises :class:`~genaug.exceptions.InvalidParameterError`. Only rank 0 shows progress
+        and writes in :meth:`save`. The result differs from a single-process fit with the
+        same ``random_state``. Saved models record it; loading needs no process group.
 
     Attributes
     ----------
@@ -155,6 +166,7 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
+        distributed: bool = False,
     ) -> None:
         self.epochs = epochs
         self.batch_size = batch_size
@@ -170,6 +182,7 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.distributed = distributed
 
     def _make_networks(self) -> dict[str, nn.Module]:
         image = self._image_shape()
@@ -209,10 +222,12 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
         return self.encoder_(_cat(x, c)).chunk(2, dim=1)
 
     def _train_step(self, x, c, optimizers, generator) -> dict[str, torch.Tensor]:
-        mu, logvar = self._encode_stats(x, c)
+        # Forwards go through _synced: under distributed training, the backward below then
+        # averages the gradients of all three networks over the ranks.
+        mu, logvar = self._synced("encoder_")(_cat(x, c)).chunk(2, dim=1)
         z = reparameterize(mu, logvar, generator)
-        recon = self.decoder_(_cat(z, c))
-        prior = None if c is None else self.prior_(c)
+        recon = self._synced("decoder_")(_cat(z, c))
+        prior = None if c is None else self._synced("prior_")(c)
         loss, parts = elbo_loss(
             recon, x, mu, logvar, self.decoder_.log_sigma, self.layout_, self.beta, prior
         )

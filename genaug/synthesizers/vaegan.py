@@ -91,6 +91,17 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         ``"auto"`` uses CUDA when a GPU is visible.
     verbose : bool, default=False
         Show a progress bar with the losses.
+    distributed : bool, default=False
+        Train with PyTorch's DistributedDataParallel under ``torchrun``, one process per
+        device (see :mod:`genaug.distributed`). Every process calls ``fit`` with the same full
+        data; each trains on its own equal share of the rows with its own noise, with
+        ``batch_size`` rows per step and process, and the gradients are averaged over the
+        processes at every step, so all of them end with the same model. The process group
+        is created from ``torchrun``'s environment unless the script made one (NCCL on CUDA,
+        gloo on the CPU; ``device="auto"`` means ``cuda:LOCAL_RANK``); without either, ``fit``
+        raises :class:`~genaug.exceptions.InvalidParameterError`. Only rank 0 shows progress
+        and writes in :meth:`save`. The result differs from a single-process fit with the
+        same ``random_state``. Saved models record it; loading needs no process group.
 
     Attributes
     ----------
@@ -163,6 +174,7 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
+        distributed: bool = False,
     ) -> None:
         self.epochs = epochs
         self.batch_size = batch_size
@@ -186,6 +198,7 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.distributed = distributed
 
     def _make_networks(self) -> dict[str, nn.Module]:
         image = self._image_shape()
@@ -243,22 +256,30 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         optimizers: dict[str, torch.optim.Optimizer],
         generator: torch.Generator,
     ) -> dict[str, torch.Tensor]:
+        # Under distributed training, a network's gradients are averaged over the ranks when
+        # the forwards its own update differentiates went through _synced. The
+        # discriminator's features for the encoder's and decoder's losses come from the plain
+        # network (`features` and `head` are not `forward`, and those gradients are unwanted).
         dis = self.discriminator_
-        mu, logvar = self._encode_stats(x, c)
-        recon_raw = self.decoder_(join_inputs(reparameterize(mu, logvar, generator), c))
+        decoder = self._synced("decoder_")
+        mu, logvar = self._synced("encoder_")(join_inputs(x, c)).chunk(2, dim=1)
+        recon_raw = decoder(join_inputs(reparameterize(mu, logvar, generator), c))
         z_prior = torch.randn(mu.shape, generator=generator, device=mu.device)
-        prior_raw = self.decoder_(join_inputs(z_prior, c))
+        prior_raw = decoder(join_inputs(z_prior, c))
         recon = self._activate(recon_raw, generator, hard=False)
         prior = self._activate(prior_raw, generator, hard=False)
 
         # Discriminator: real rows against reconstructions and prior samples.
         real_in = join_inputs(x, c)
         fake_in = torch.cat([join_inputs(recon, c), join_inputs(prior, c)]).detach()
-        d_loss = discriminator_loss(dis(real_in), dis(fake_in), self.adversarial_loss)
+        dis_synced = self._synced("discriminator_")
+        d_loss = discriminator_loss(dis_synced(real_in), dis_synced(fake_in), self.adversarial_loss)
         loss = d_loss
         parts: dict[str, torch.Tensor] = {"discriminator": d_loss.detach()}
         if self.adversarial_loss == "wgan-gp" and self.gradient_penalty > 0:
-            penalty = gradient_penalty(dis, torch.cat([real_in, real_in]), fake_in, generator)
+            penalty = gradient_penalty(
+                dis_synced, torch.cat([real_in, real_in]), fake_in, generator
+            )
             loss = loss + self.gradient_penalty * penalty
             parts["gradient_penalty"] = penalty.detach()
         optimizer_step(optimizers["discriminator_"], loss)
