@@ -272,18 +272,27 @@ def _scale_child(task: dict) -> dict:
     for c in ("age", "fnlwgt", "hours-per-week"):
         jitter = rng.integers(-1, 2, len(big))
         big[c] = np.clip(big[c] + jitter, train[c].min(), train[c].max())
-    runner = _Runner(task["model"], 1, task["seed"])
+    # Epoch boundaries are time-stamped from inside the fit, so the setup (codec fit,
+    # encoding) and the first epoch's warm-up are left out: seconds per epoch is the mean
+    # of epochs 2 and 3.
+    model = _genaug_model(task["model"], 3, task["seed"])
+    stamps: list[float] = []
+    on_epoch_end = model._on_epoch_end
+
+    def stamp(epoch: int, losses: dict) -> bool:
+        stamps.append(time.perf_counter())
+        return on_epoch_end(epoch, losses)
+
+    model._on_epoch_end = stamp
     t0 = time.perf_counter()
-    runner.fit(big, 1)
-    one = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    runner.fit(big, 3)
-    three = time.perf_counter() - t0
+    model.fit(big.drop(columns=LABEL), big[LABEL])
+    fit_s = time.perf_counter() - t0
     return {
         "model": task["model"],
         "factor": task["factor"],
         "rows": len(big),
-        "s_per_epoch": (three - one) / 2,
+        "s_per_epoch": (stamps[-1] - stamps[0]) / (len(stamps) - 1),
+        "fit_s": fit_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
