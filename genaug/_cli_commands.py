@@ -406,6 +406,12 @@ def run_augment(args: argparse.Namespace) -> int:
     or write an image folder's images plus synthetic ones, listed in ``manifest.csv``."""
     say = _printer(args)
     if _data_is_folder(args):
+        if args.reject_copies:
+            raise UsageError(
+                "--reject-copies works on tables: in pixel space no default threshold tells a "
+                "copy from a blurry image. Use sample(..., reject_copies=True, "
+                "copy_threshold=...) in Python for images."
+            )
         return _augment_images(args)
     table_format(args.output, "-o")
     check_output(args.output, "-o", args.force)
@@ -423,15 +429,22 @@ def run_augment(args: argparse.Namespace) -> int:
         sampling_strategy={} if args.ratio is not None else args.strategy,
         augment_ratio=args.ratio,
         random_state=args.seed,
+        reject_copies=args.reject_copies,
     )
     X_res, y_res = augmenter.fit_resample(X, y)
     out = pd.concat([X_res, y_res], axis=1)[list(data.columns)]
     out[SYNTHETIC_FLAG] = augmenter.synthetic_mask_
     write_table(args.output, [out])
     added = {str(k): v for k, v in augmenter.sampling_strategy_.items()}
+    redrawn = ""
+    if augmenter.copy_report_ is not None:
+        redrawn = (
+            f" ({augmenter.copy_report_.n_replaced} too close to a real row were redrawn, "
+            f"threshold {augmenter.copy_report_.threshold:.3g})"
+        )
     say(
-        f"Added {int(augmenter.synthetic_mask_.sum())} synthetic rows {added} to the {len(X)} "
-        f"rows of {args.data}; wrote {args.output}."
+        f"Added {int(augmenter.synthetic_mask_.sum())} synthetic rows {added}{redrawn} to the "
+        f"{len(X)} rows of {args.data}; wrote {args.output}."
     )
     return 0
 
@@ -494,19 +507,60 @@ def _split(frame: pd.DataFrame, label: str | None, path: str) -> tuple[pd.DataFr
     return (frame, None) if label is None else split_label(frame, label, path)
 
 
+def _pixels(folder: ImageFolder) -> pd.DataFrame:
+    """A folder's images as one row of pixel values in [0, 1] each (channels last)."""
+    flat = folder.images.reshape(len(folder.images), -1).astype(np.float32) / 255.0
+    return pd.DataFrame(flat, columns=[f"pixel_{i}" for i in range(flat.shape[1])])
+
+
+def _image_tables(args: argparse.Namespace) -> tuple[Any, ...]:
+    """REAL, SYNTH and --holdout as image folders, in REAL's size and colour mode."""
+    for option, value in (("--label", args.label), ("--discrete", args.discrete)):
+        if value:
+            raise UsageError(
+                f"{option} names table columns, but REAL {str(args.real)!r} is an image "
+                f"folder, whose labels are its sub-folder names: drop {option}."
+            )
+    real = read_image_folder(args.real, "REAL", max_size=ImageCodec().max_size)
+    tables = [_pixels(real), real.labels]
+    for path, option in ((args.synthetic, "SYNTH"), (args.holdout, "--holdout")):
+        if path is None:
+            tables += [None, None]
+            continue
+        if not Path(require_path(path, option)).is_dir():
+            raise UsageError(
+                f"REAL is an image folder, so {option} must be one too; {str(path)!r} is a file."
+            )
+        folder = read_image_folder(path, option, like=real)
+        tables += [_pixels(folder), folder.labels]
+    return tuple(tables)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    """``genaug evaluate``: score a synthetic table against the real one; print the summary."""
+    """``genaug evaluate``: score a synthetic table against the real one; print the summary.
+
+    Image folders are compared in pixel space: every image becomes a row of its pixel values
+    in [0, 1] (the other folders are read in REAL's size and colour mode) and the labels are
+    the sub-folder names.
+    """
     from genaug.metrics import evaluate
 
     for option in ("html", "json"):
         if getattr(args, option) is not None:
             check_output(getattr(args, option), f"--{option}", args.force)
-    real, y_real = _split(read_data(args.real, "REAL"), args.label, args.real)
-    synthetic, y_synthetic = _split(read_data(args.synthetic, "SYNTH"), args.label, args.synthetic)
-    holdout = y_holdout = None
-    if args.holdout is not None:
-        holdout, y_holdout = _split(read_data(args.holdout, "--holdout"), args.label, args.holdout)
-    check_columns(real, args.discrete or [], "--discrete", args.real)
+    if Path(require_path(args.real, "REAL")).is_dir():
+        real, y_real, synthetic, y_synthetic, holdout, y_holdout = _image_tables(args)
+    else:
+        real, y_real = _split(read_data(args.real, "REAL"), args.label, args.real)
+        synthetic, y_synthetic = _split(
+            read_data(args.synthetic, "SYNTH"), args.label, args.synthetic
+        )
+        holdout = y_holdout = None
+        if args.holdout is not None:
+            holdout, y_holdout = _split(
+                read_data(args.holdout, "--holdout"), args.label, args.holdout
+            )
+        check_columns(real, args.discrete or [], "--discrete", args.real)
     report = evaluate(
         real,
         synthetic,

@@ -248,6 +248,7 @@ def read_image_folder(
     option: str = "DATA",
     image_size: int | None = None,
     max_size: int | None = None,
+    like: ImageFolder | None = None,
 ) -> ImageFolder:
     """Read a folder of class sub-folders of images into one ``uint8`` array.
 
@@ -273,6 +274,9 @@ def read_image_folder(
     max_size : int, optional
         Without ``image_size``, refuse images larger than this a side (checked on the file
         headers, before any image is decoded).
+    like : ImageFolder, optional
+        Read the images in ``like``'s size and colour mode instead (resizing and converting
+        as needed), so that two folders can be compared pixel by pixel.
 
     Returns
     -------
@@ -309,6 +313,9 @@ def read_image_folder(
             raise unreadable(rel, exc) from exc
     mode = "L" if set(modes) <= _GRAY_MODES else "RGB"
     size = (image_size, image_size) if image_size else Counter(sizes).most_common(1)[0][0]
+    if like is not None:
+        mode = "L" if like.images.ndim == 3 else "RGB"
+        size = (like.images.shape[2], like.images.shape[1])
     width, height = size
     if max_size is not None and not image_size and max(size) > max_size:
         raise InvalidDataError(

@@ -361,6 +361,12 @@ def _add_augment(sub: argparse._SubParsersAction) -> None:
         metavar="OUT",
         help="a .csv or .parquet file; a folder when DATA is an image folder",
     )
+    p.add_argument(
+        "--reject-copies",
+        action="store_true",
+        help="tables: redraw synthetic rows that sit closer to a row of DATA than real rows "
+        "sit to each other (1st percentile); costs fidelity, off by default",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     p.set_defaults(run=run_augment)
 
@@ -373,10 +379,18 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         f"{_ADULT}\n  genaug fit adult.csv --label income --epochs 10 -o adult-vae\n"
         "  genaug sample adult-vae -n 5000 --seed 0 -o synthetic.csv\n"
         "  genaug evaluate adult.csv synthetic.csv --label income --metrics fidelity,detection"
-        " --html report.html",
+        " --html report.html\n"
+        "  genaug evaluate photos/ synthetic-photos/ --holdout test-photos/ --json report.json\n\n"
+        "image folders are compared in pixel space: each image is a row of its pixel values\n"
+        "in [0, 1] (SYNTH and --holdout are read in REAL's size and colour mode) and the\n"
+        "labels are the sub-folder names. Pixel distances are a crude measure of image\n"
+        "similarity: for perceptual metrics, embed the images with a network of your choice\n"
+        "and call genaug.metrics.evaluate(..., features=True) in Python.",
     )
-    p.add_argument("real", metavar="REAL", help="the real training table")
-    p.add_argument("synthetic", metavar="SYNTH", help="the synthetic table, same columns")
+    p.add_argument("real", metavar="REAL", help="the real training table, or an image folder")
+    p.add_argument(
+        "synthetic", metavar="SYNTH", help="the synthetic table (same columns) or image folder"
+    )
     p.add_argument("--holdout", metavar="H", help="real rows the model never saw (for utility)")
     p.add_argument("--label", metavar="COL", help="class label column (per-class metrics, utility)")
     p.add_argument(

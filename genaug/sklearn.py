@@ -188,6 +188,12 @@ class SyntheticAugmenter(BaseOverSampler):
         Seed of the synthesizer clone's training and of the sample. ``None`` leaves the
         synthesizer's own ``random_state`` in charge. Global random generators are never
         touched.
+    reject_copies : bool, default=False
+        Copy protection: synthetic rows closer to one of the rows given to ``fit_resample``
+        than the synthesizer's default copy threshold are redrawn (with the same label, so the
+        counts stay exact); see ``BaseSynthesizer.sample``. Off by default: it costs fidelity,
+        and inside a training fold a near-copy leaks nothing that the fold does not already
+        hold. Turn it on when the resampled rows leave the training process.
 
     Attributes
     ----------
@@ -199,6 +205,9 @@ class SyntheticAugmenter(BaseOverSampler):
         when no synthetic row was needed (the synthesizer is then not trained).
     synthetic_mask_ : ndarray of bool of shape (n_rows_resampled,)
         Which rows of the last ``fit_resample`` output are synthetic.
+    copy_report_ : CopyReport or None
+        With ``reject_copies=True``: what the last ``fit_resample`` redrew (the synthesizer's
+        ``copy_report_``); else ``None``.
     n_features_in_ : int
         Number of columns of ``X``.
     feature_names_in_ : ndarray of str
@@ -237,6 +246,7 @@ class SyntheticAugmenter(BaseOverSampler):
         ],
         "augment_ratio": [None, Interval(float, 0, None)],
         "random_state": _RANDOM_STATE_CONSTRAINT,
+        "reject_copies": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
     }
 
     def __init__(
@@ -246,11 +256,13 @@ class SyntheticAugmenter(BaseOverSampler):
         sampling_strategy: float | str | Mapping | Callable = "auto",
         augment_ratio: float | None = None,
         random_state: Any = None,
+        reject_copies: bool = False,
     ) -> None:
         self.synthesizer = synthesizer
         self.sampling_strategy = sampling_strategy
         self.augment_ratio = augment_ratio
         self.random_state = random_state
+        self.reject_copies = reject_copies
 
     # ------------------------------------------------------------ checks
     def _validate_params(self) -> None:
@@ -356,6 +368,7 @@ class SyntheticAugmenter(BaseOverSampler):
         counts = self.sampling_strategy_
         n_new = sum(counts.values())
         self.synthetic_mask_ = np.r_[np.zeros(len(y), bool), np.ones(n_new, bool)]
+        self.copy_report_ = None
         if n_new == 0:
             self.synthesizer_ = None
             return X, y
@@ -365,9 +378,12 @@ class SyntheticAugmenter(BaseOverSampler):
             synthesizer.set_params(random_state=derive_seed(seed, 0))
         synthesizer.fit(X, y)
         self.synthesizer_ = synthesizer
+        protect = {"reject_copies": True, "reference": X} if self.reject_copies else {}
         out = synthesizer.sample(
-            n_new, y=counts, random_state=None if seed is None else derive_seed(seed, 1)
+            n_new, y=counts, random_state=None if seed is None else derive_seed(seed, 1), **protect
         )
+        if self.reject_copies:
+            self.copy_report_ = synthesizer.copy_report_
         if not isinstance(out, tuple) or len(out) != 2:
             raise InvalidDataError(
                 f"{type(synthesizer).__name__}.sample(n, y={{...}}) must return (X, y) for a "

@@ -223,6 +223,20 @@ def test_augment_ratio_grows_every_class_without_rebalancing(files, tmp_path):
         assert synth_counts[label] == round(0.5 * n)
 
 
+
+def test_augment_reject_copies_reports_the_redrawn_rows(files, tmp_path, capsys):
+    out = tmp_path / "aug.csv"
+    args = ["augment", files["csv"], "--label", "label", *FAST, "--reject-copies", "-o", str(out)]
+    assert main(args) == 0
+    assert "too close to a real row were redrawn, threshold" in capsys.readouterr().out
+    assert pd.read_csv(out)["is_synthetic"].any()
+
+
+def test_augment_reject_copies_is_refused_for_image_folders(images, tmp_path, capsys):
+    args = ["augment", str(images["root"]), "--reject-copies", "-o", str(tmp_path / "o")]
+    assert main(args) == 2
+    _one_error_line(capsys.readouterr().err, "--reject-copies", "tables")
+
 # ------------------------------------------------------------------------ evaluate
 def test_evaluate_prints_the_summary_and_writes_reports(files, tmp_path, capsys):
     real = _table(160, seed=1)
@@ -760,7 +774,7 @@ def _bad_image_folders(t):
         (
             lambda i, t: ["evaluate", str(t / "ok"), str(t / "data.csv")],
             2,
-            ["REAL", "is a folder", "CSV or Parquet"],
+            ["REAL is an image folder", "SYNTH must be one too", "is a file"],
         ),
     ],
     ids=[
@@ -793,3 +807,32 @@ def test_image_folder_errors_are_one_line_with_the_right_exit_code(
     _one_error_line(captured.err, *words)
     assert captured.out == ""
     assert not (tmp_path / "m").exists() and not (tmp_path / "o").exists()
+
+
+def test_evaluate_compares_image_folders_in_pixel_space(images, tmp_path, capsys):
+    synthetic = tmp_path / "synthetic"
+    args = ["sample", images["model"], "--class-counts", "cat=12,dog=7", "--seed", "0"]
+    assert main([*args, "-q", "-o", str(synthetic)]) == 0
+    # A holdout of another size and colour mode is read in REAL's (8 x 8 RGB).
+    holdout = _image_folder(tmp_path / "holdout", {"cat": 6, "dog": 6}, size=(10, 10), mode="L")
+    report = tmp_path / "report.json"
+    command = ["evaluate", str(images["root"]), str(synthetic), "--holdout", str(holdout)]
+    assert main([*command, "--json", str(report)]) == 0
+    assert "detection" in capsys.readouterr().out
+    saved = json.loads(report.read_text())
+    assert saved["info"]["n_real"] == 19 and saved["info"]["n_synthetic"] == 19
+    assert set(saved["families"]) >= {"fidelity", "detection", "privacy", "utility"}
+    assert saved["info"]["n_columns"] == 8 * 8 * 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "words"),
+    [
+        (["--label", "x"], 2, ["--label", "image folder"]),
+        (["--discrete", "x"], 2, ["--discrete", "image folder"]),
+    ],
+)
+def test_evaluate_on_image_folders_refuses_table_options(images, extra, code, words, capsys):
+    assert main(["evaluate", str(images["root"]), str(images["root"]), *extra]) == code
+    _one_error_line(capsys.readouterr().err, *words)
+
