@@ -897,8 +897,9 @@ def markdown(report: dict[str, Any]) -> str:
         + ", ".join(f"`{CLASSIFIER_TEXT[k]}`" for k in cfg["classifiers"])
         + f"; {budget}; `auto` scored by `{cfg['auto_scoring']}`; at most {cfg['max_rows']} "
         f"rows per data set. Run {cfg['date']}, wall time {report['wall_seconds'] / 60:.1f} "
-        f"min on {mach['cpu']} ({mach['cpu_count']} CPUs shared with other jobs, "
-        f"{mach['torch_threads']} torch thread), Python {mach['python']}, genaug "
+        f"min on {mach['cpu']} ({mach['cpu_count']} CPUs shared with other jobs; "
+        f"{cfg.get('jobs', 1)} data set(s) at a time, {cfg['threads']} torch thread(s) "
+        f"each), Python {mach['python']}, genaug "
         f"{mach['genaug']}, torch {mach['torch']}, scikit-learn {mach['scikit-learn']}, "
         f"imbalanced-learn {mach['imbalanced-learn']}"
         + (f", ctgan {mach['ctgan']}" if mach.get("ctgan") else "") + ".",
@@ -1045,7 +1046,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         f"{FULL['max_rows']})")
     p.add_argument("--auto-scoring", default="balanced_accuracy",
                    help="scoring of AugmentedClassifier(validation='auto')")
-    p.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch and BLAS threads per job (default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="data sets run in parallel processes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the CV splits and fold seeds")
     p.add_argument("--quick", action="store_true",
                    help=f"reduced configuration: {QUICK}")
@@ -1080,6 +1084,58 @@ def _reduced(args: argparse.Namespace, names: list[str], methods: list[str],
     return out
 
 
+def run_dataset(name: str, *, args: argparse.Namespace, methods: list[str],
+                classifiers: list[str], needs_epochs: list[str], fold_seeds: list[int],
+                max_rows: int | None) -> tuple[dict, dict, list[dict]]:
+    """Calibrate the synthesizers on one data set and score every method on every fold."""
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        data = load_dataset(name, args.data_dir, max_rows)
+        info = {"source": data.source, "rows": len(data.y), "columns": data.X.shape[1],
+                "categorical": len(data.categorical), "positive_rate": float(data.y.mean())}
+
+        def say(msg: str) -> None:
+            print(f"[{name}] {msg.strip()}", flush=True)
+
+        say(f"{info['rows']} rows, minority {info['positive_rate']:.1%}")
+        cv = RepeatedStratifiedKFold(n_splits=args.folds, n_repeats=args.repeats,
+                                     random_state=args.seed)
+        folds = list(cv.split(data.X, data.y))
+        epochs: dict[str, int] = {}
+        calibration: dict[str, Any] = {}
+        tr0 = folds[0][0]
+        X0, y0 = data.X.iloc[tr0].reset_index(drop=True), data.y[tr0]
+        for method in needs_epochs:
+            if args.epochs is not None:
+                epochs[method] = args.epochs
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    run = partial(resample, method, X0, y0, data, seed=fold_seeds[0])
+                    cal = calibrate(lambda e, run=run: run(epochs=e), args.budget,
+                                    args.max_epochs)
+            except Exception as exc:
+                say(f"calibration of {method} failed: {exc}")
+                epochs[method] = 1
+                continue
+            calibration[method] = cal
+            epochs[method] = cal["epochs"]
+            say(f"{method}: {cal['seconds_per_epoch']:.3f} s/epoch, fixed "
+                f"{cal['fixed_seconds']:.1f} s -> {cal['epochs']} epochs")
+        all_records: list[dict] = []
+        for i, (train, test) in enumerate(folds):
+            t0 = time.perf_counter()
+            records = run_fold(data, methods, classifiers, train, test, epochs, fold_seeds[i],
+                               args.auto_scoring, say)
+            for r in records:
+                r.update(dataset=name, repeat=i // args.folds, fold=i % args.folds,
+                         seed=fold_seeds[i])
+            all_records += records
+            say(f"fold {i + 1}/{len(folds)} done ({time.perf_counter() - t0:.0f} s)")
+    return info, calibration, all_records
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write ``tabular.json`` and ``tabular.md``; the exit status."""
     args = parse_args(argv)
@@ -1105,8 +1161,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     max_rows = args.max_rows or None
     started = time.perf_counter()
-    cv = RepeatedStratifiedKFold(n_splits=args.folds, n_repeats=args.repeats,
-                                 random_state=args.seed)
     fold_seeds = [1000 * args.seed + i for i in range(args.folds * args.repeats)]
     machine = machine_description()
     import imblearn
@@ -1126,7 +1180,7 @@ def main(argv: list[str] | None = None) -> int:
             "budget": args.budget if args.epochs is None else None, "epochs": args.epochs,
             "max_epochs": args.max_epochs, "max_rows": max_rows,
             "auto_scoring": args.auto_scoring, "seed": args.seed, "fold_seeds": fold_seeds,
-            "data_seed": DATA_SEED, "threads": args.threads,
+            "data_seed": DATA_SEED, "threads": args.threads, "jobs": args.jobs,
             "reduced": _reduced(args, names, methods, classifiers),
             "date": time.strftime("%Y-%m-%d %H:%M"),
         },
@@ -1139,50 +1193,27 @@ def main(argv: list[str] | None = None) -> int:
     }
     synthetic = [m for m in methods if m in SYNTHETIC_METHODS]
     needs_epochs = synthetic + (["vae"] if "auto" in methods and "vae" not in synthetic else [])
-    with threadpool_limits(args.threads):
-        for name in names:
-            data = load_dataset(name, args.data_dir, max_rows)
-            info = {"source": data.source, "rows": len(data.y), "columns": data.X.shape[1],
-                    "categorical": len(data.categorical),
-                    "positive_rate": float(data.y.mean())}
-            report["datasets"][name] = info
-            print(f"\n{name}: {info['rows']} rows, minority {info['positive_rate']:.1%}",
-                  flush=True)
-            folds = list(cv.split(data.X, data.y))
-            epochs: dict[str, int] = {}
-            tr0 = folds[0][0]
-            X0, y0 = data.X.iloc[tr0].reset_index(drop=True), data.y[tr0]
-            for method in needs_epochs:
-                if args.epochs is not None:
-                    epochs[method] = args.epochs
-                    continue
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        run = partial(resample, method, X0, y0, data, seed=fold_seeds[0])
-                        cal = calibrate(lambda e, run=run: run(epochs=e), args.budget,
-                                        args.max_epochs)
-                except Exception as exc:
-                    print(f"  calibration of {method} failed: {exc}", flush=True)
-                    epochs[method] = 1
-                    continue
-                report["calibration"].setdefault(name, {})[method] = cal
-                epochs[method] = cal["epochs"]
-                print(f"  {method}: {cal['seconds_per_epoch']:.3f} s/epoch, fixed "
-                      f"{cal['fixed_seconds']:.1f} s -> {cal['epochs']} epochs", flush=True)
-            for i, (train, test) in enumerate(folds):
-                t0 = time.perf_counter()
-                records = run_fold(data, methods, classifiers, train, test, epochs,
-                                   fold_seeds[i], args.auto_scoring,
-                                   lambda msg: print(msg, flush=True))
-                for r in records:
-                    r.update(dataset=name, repeat=i // args.folds, fold=i % args.folds,
-                             seed=fold_seeds[i])
-                    if "error" in r:
-                        report["errors"].setdefault(name, {})[r["method"]] = r["error"]
-                report["records"] += records
-                print(f"  fold {i + 1}/{len(folds)} done ({time.perf_counter() - t0:.0f} s)",
-                      flush=True)
+    task = partial(run_dataset, args=args, methods=methods, classifiers=classifiers,
+                   needs_epochs=needs_epochs, fold_seeds=fold_seeds, max_rows=max_rows)
+    if args.jobs > 1:
+        # One process per data set at a time, each with --threads threads: the data sets are
+        # independent, and every fold keeps its own seed, so the results do not depend on
+        # the number of jobs (only the wall-time budgets feel the shared cores).
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
+            outcomes = list(pool.map(task, names))
+    else:
+        outcomes = [task(name) for name in names]
+    for name, (info, calibration, records) in zip(names, outcomes):
+        report["datasets"][name] = info
+        if calibration:
+            report["calibration"][name] = calibration
+        for r in records:
+            if "error" in r:
+                report["errors"].setdefault(name, {})[r["method"]] = r["error"]
+        report["records"] += records
     report["wall_seconds"] = time.perf_counter() - started
     report["summary"] = summarise(report["records"])
     report["ranks"] = ranks(report["summary"])
