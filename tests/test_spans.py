@@ -69,3 +69,44 @@ def test_sample_one_hot_follows_the_softmax(temperature):
         freq = draws[:, s.start : s.stop].mean(0)
         torch.testing.assert_close(freq, F.softmax(row[0, s.start : s.stop], 0), atol=0.012,
                                    rtol=0)
+
+
+def test_spans_on_far_apart_scales_stay_finite_and_exact():
+    # One span's logits near +80, another's near -80: a stabiliser shared across spans would
+    # underflow the second span's exponentials to zero (log 0 = -inf) in float32.
+    g = torch.Generator().manual_seed(1)
+    layout = SpanLayout(SPANS)
+    logits = torch.randn(32, 12, generator=g)
+    logits[:, 0:3] += 80.0
+    logits[:, 4:9] -= 80.0
+    logits.requires_grad_(True)
+    target = _one_hot_rows(32, g).float()
+    got = layout.cross_entropy(logits, target)
+    expected = sum(
+        -(F.log_softmax(logits[:, s.start : s.stop], 1) * target[:, s.start : s.stop]).sum(1)
+        for s in CATEGORICAL
+    )
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got, expected)
+    probs = layout.softmax(logits.detach())
+    for s in CATEGORICAL:
+        torch.testing.assert_close(
+            probs[:, s.start : s.stop], F.softmax(logits.detach()[:, s.start : s.stop], 1)
+        )
+
+
+def test_a_category_of_tiny_probability_is_drawn_at_its_rate():
+    # Inverse-CDF draws in float64: a category with probability 1e-3 after several spans
+    # before it (whose running sum would blur it in float32) still comes out at its rate.
+    spans = [Span(3 * i, 3, "categorical", f"s{i}") for i in range(8)] + [
+        Span(24, 2, "categorical", "rare")
+    ]
+    layout = SpanLayout(spans)
+    row = torch.zeros(1, 26)
+    row[0, 24], row[0, 25] = 0.0, torch.log(torch.tensor(1e-3 / (1 - 1e-3)))
+    g = torch.Generator().manual_seed(2)
+    draws = layout.sample_one_hot(row.expand(200_000, -1).contiguous(), g)
+    rate = draws[:, 25].mean().item()
+    assert 0.0007 < rate < 0.0013
+    for span in spans:
+        assert torch.equal(draws[:, span.start : span.stop].sum(1), torch.ones(200_000))

@@ -2,8 +2,11 @@
 
 An encoded row is a concatenation of one-hot categorical spans and continuous values (see
 :class:`genaug.data.TabularCodec`). The operations here treat all categorical spans at once
-by gathering them into a padded ``(batch, n_spans, max_span)`` tensor, so their cost does not
-grow with a Python loop over columns.
+as segments of the ``(batch, n_categorical_columns)`` matrix of their columns: per-span sums
+are one matrix product with a column-to-span membership matrix, per-span maxima one
+``scatter_reduce``. Nothing is padded to the widest span (Adult's 42 countries would make
+the padded tensor four times the size of the real one), and no Python loop runs over rows
+or columns.
 """
 
 from __future__ import annotations
@@ -30,37 +33,33 @@ class SpanLayout:
         self.dim = max((s.stop for s in spans), default=0)
         self.n_categorical = len(cat)
         self.continuous_index = torch.tensor(cont, dtype=torch.long, device=device)
-        width = max((s.size for s in cat), default=1)
-        index = torch.zeros((len(cat), width), dtype=torch.long)
-        mask = torch.zeros((len(cat), width), dtype=torch.bool)
-        for i, s in enumerate(cat):
-            index[i, : s.size] = torch.arange(s.start, s.stop)
-            mask[i, : s.size] = True
-        self.cat_index = index.to(device)
-        self.cat_mask = mask.to(device)
         self.cat_start = torch.tensor([s.start for s in cat], dtype=torch.long, device=device)
         self.cat_size = torch.tensor([s.size for s in cat], dtype=torch.long, device=device)
         self.categorical_columns = torch.tensor(
             [j for s in cat for j in range(s.start, s.stop)], dtype=torch.long, device=device
         )
-        # Flat forms of the index and the mask: index_select is several times faster than
-        # advanced indexing on CPU, and these gathers run on every step and every sample chunk.
-        self._flat_index = self.cat_index.reshape(-1)
-        self._flat_valid = torch.nonzero(self.cat_mask.reshape(-1)).reshape(-1)
-        self._width = width
-        # membership[j, i] = 1 when the j-th categorical column belongs to span i.
+        # owner[j]: the span of the j-th categorical column; membership[j, i] = 1 when it
+        # belongs to span i (per-span sums are then one matrix product).
         owner = torch.repeat_interleave(
             torch.arange(len(cat)), torch.tensor([s.size for s in cat], dtype=torch.long)
         )
+        self._owner = owner.to(device)
         self._membership = F.one_hot(owner, max(len(cat), 1)).float().to(device)
+        # Position of each span's first column among the categorical columns.
+        sizes = torch.tensor([s.size for s in cat], dtype=torch.long)
+        self._first = (torch.cumsum(sizes, 0) - sizes).to(device)
 
-    def _gather_raw(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, dim) -> (B, n_spans, width); padding positions hold arbitrary values of ``z``."""
-        return z.index_select(1, self._flat_index).view(z.shape[0], self.n_categorical, self._width)
+    def _span_max(self, v: torch.Tensor) -> torch.Tensor:
+        """(B, C) -> (B, n_spans): each span's largest value, as a constant (no gradient)."""
+        with torch.no_grad():
+            out = v.new_full((v.shape[0], self.n_categorical), float("-inf"))
+            return out.scatter_reduce_(1, self._owner.expand(v.shape[0], -1), v, "amax")
 
-    def _gather(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, dim) -> (B, n_spans, width) with padding filled by -inf."""
-        return self._gather_raw(z).masked_fill(~self.cat_mask, float("-inf"))
+    def _span_softmax(self, v: torch.Tensor) -> torch.Tensor:
+        """Softmax within each span of the categorical columns ``v`` (B, C)."""
+        e = torch.exp(v - self._span_max(v).index_select(1, self._owner))
+        total = e @ self._membership.to(e.dtype)
+        return e / total.index_select(1, self._owner)
 
     def cross_entropy(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Sum over spans of the cross-entropy of ``logits`` against one-hot ``target``, per row.
@@ -70,20 +69,23 @@ class SpanLayout:
         if self.n_categorical == 0:
             return logits.new_zeros(logits.shape[0])
         # sum_j t_j * (logsumexp - logit_j) per span, i.e. logsumexp times the span's target
-        # mass minus the target-weighted logits: no padded copy of the target, no log-softmax
-        # over the padding.
-        lse = torch.logsumexp(self._gather(logits), dim=-1)
-        t = target.index_select(1, self.categorical_columns)
-        mass = t @ self._membership.to(t.dtype)
-        picked = (logits.index_select(1, self.categorical_columns) * t).sum(dim=1)
-        return (lse * mass).sum(dim=1) - picked
+        # mass minus the target-weighted logits. The maximum only steadies the exponentials,
+        # so it is held constant (the gradient does not depend on it).
+        v = logits.index_select(1, self.categorical_columns)
+        peak = self._span_max(v)
+        e = torch.exp(v - peak.index_select(1, self._owner))
+        membership = self._membership.to(v.dtype)
+        lse = torch.log(e @ membership) + peak
+        t = target.index_select(1, self.categorical_columns).to(v.dtype)
+        mass = t @ membership
+        return (lse * mass).sum(dim=1) - (v * t).sum(dim=1)
 
     def softmax(self, logits: torch.Tensor) -> torch.Tensor:
         """Softmax of each categorical span of ``logits``; continuous parts unchanged."""
         if self.n_categorical == 0:
             return logits
-        probs = F.softmax(self._gather(logits), dim=-1)
-        return self._scatter(logits, probs)
+        probs = self._span_softmax(logits.index_select(1, self.categorical_columns))
+        return logits.index_copy(1, self.categorical_columns, probs)
 
     def gumbel_softmax(
         self, logits: torch.Tensor, tau: float, generator: torch.Generator
@@ -91,9 +93,9 @@ class SpanLayout:
         """Gumbel-softmax relaxation of each categorical span, noise drawn from ``generator``."""
         if self.n_categorical == 0:
             return logits
-        g = self._gather(logits)
-        probs = F.softmax((g + _gumbel(g, generator)) / tau, dim=-1)
-        return self._scatter(logits, probs)
+        v = logits.index_select(1, self.categorical_columns)
+        probs = self._span_softmax((v + _gumbel(v, generator)) / tau)
+        return logits.index_copy(1, self.categorical_columns, probs)
 
     def sample_one_hot(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Draw one category per span from its softmax and return the one-hot rows.
@@ -102,20 +104,23 @@ class SpanLayout:
         """
         if self.n_categorical == 0:
             return logits
-        probs = F.softmax(self._gather(logits), dim=-1)
-        u = torch.rand(probs.shape[:2], generator=generator, device=probs.device)
-        cdf = probs.cumsum(dim=-1)
-        choice = (cdf < u.unsqueeze(-1).to(cdf.dtype)).sum(dim=-1)
+        probs = self._span_softmax(logits.index_select(1, self.categorical_columns))
+        u = torch.rand(
+            (logits.shape[0], self.n_categorical), generator=generator, device=logits.device
+        )
+        # The CDF within each span: a running sum over all categorical columns minus the sum
+        # before the span's first column. In float64, so that a category of probability 1e-7
+        # (a value seen once in a large table) is still drawn at its rate.
+        running = probs.double().cumsum(dim=1)
+        before = (running - probs.double()).index_select(1, self._first)
+        cdf = running - before.index_select(1, self._owner)
+        below = (cdf < u.double().index_select(1, self._owner)).to(logits.dtype)
+        choice = (below @ self._membership.to(below.dtype)).long()
         # Rounding can leave the last cumulative value a hair below u.
         choice = torch.minimum(choice, self.cat_size - 1)
         out = logits.index_fill(1, self.categorical_columns, 0.0)
         out.scatter_(1, self.cat_start + choice, 1.0)
         return out
-
-    def _scatter(self, base: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        # (B, n_categorical_columns) in span order: the valid positions of the padded spans.
-        rows = values.reshape(values.shape[0], -1).index_select(1, self._flat_valid)
-        return base.index_copy(1, self.categorical_columns, rows)
 
 
 def _gumbel(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -23,6 +23,7 @@ from genaug.models.gan import (
 from genaug.nn.conv import ConvCritic, ConvDecoder, ConvEncoder, join_inputs
 from genaug.nn.critic import Critic
 from genaug.nn.mlp import MLP, ResidualMLP
+from genaug.nn.optim import adam
 from genaug.nn.spans import SpanLayout
 from genaug.synthesizers._mixins import EARLY_STOPPING_CONSTRAINTS, EarlyStoppingMixin
 from genaug.synthesizers.base import BaseSynthesizer
@@ -411,7 +412,7 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {
-            name: torch.optim.Adam(
+            name: adam(
                 module.parameters(),
                 lr=self.learning_rate,
                 betas=_ADAM_BETAS,

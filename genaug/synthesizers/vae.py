@@ -13,6 +13,7 @@ from genaug._validation import Interval, Satisfies, is_int_tuple
 from genaug.models.vae import elbo_loss, reparameterize
 from genaug.nn.conv import ConvDecoder, ConvEncoder, join_inputs
 from genaug.nn.mlp import MLP
+from genaug.nn.optim import adam
 from genaug.synthesizers._mixins import LatentEncoderMixin
 from genaug.synthesizers.base import BaseSynthesizer
 
@@ -215,7 +216,7 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         params = [p for m in self._modules().values() for p in m.parameters()]
         return {
-            "vae": torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+            "vae": adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
         }
 
     def _encode_stats(self, x: torch.Tensor, c: torch.Tensor | None):

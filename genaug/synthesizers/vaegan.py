@@ -15,6 +15,7 @@ from genaug.models.vaegan import vaegan_losses
 from genaug.nn.conv import ConvCritic, ConvDecoder, ConvEncoder
 from genaug.nn.critic import Critic
 from genaug.nn.mlp import MLP
+from genaug.nn.optim import adam
 from genaug.synthesizers._mixins import (
     EARLY_STOPPING_CONSTRAINTS,
     EarlyStoppingMixin,
@@ -229,7 +230,7 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {
-            name: torch.optim.Adam(
+            name: adam(
                 module.parameters(),
                 lr=self.learning_rate,
                 betas=_ADAM_BETAS,
