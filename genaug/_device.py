@@ -24,3 +24,21 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
             f"device={device!r} asks for CUDA, but no GPU is visible; use device='auto' or 'cpu'."
         )
     return dev
+
+
+def check_precision(precision: str, device: torch.device, owner: str) -> None:
+    """Refuse ``precision="bfloat16"`` on a device where autocast cannot run it.
+
+    The CPU always can (natively with AVX-512 BF16 or AMX, emulated and slower otherwise);
+    a GPU needs bfloat16 support (NVIDIA Ampere or newer).
+    """
+    if precision != "bfloat16":
+        return
+    if device.type == "cpu":
+        return
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return
+    raise InvalidParameterError(
+        f"{owner}(precision='bfloat16') cannot run on {device}: it has no bfloat16 support. "
+        "Use precision='float32' there."
+    )

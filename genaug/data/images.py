@@ -330,6 +330,11 @@ class ImageCodec:
     def fit_transform(self, X: Any) -> np.ndarray:
         """:meth:`fit` and :meth:`transform` in one pass over ``X``.
 
+        Parameters
+        ----------
+        X : array-like, tensor or list of PIL images
+            The images, as for :meth:`fit`.
+
         Returns
         -------
         ndarray of shape (n_images, channels, size, size), float32 in [-1, 1]

@@ -215,11 +215,6 @@ class TabularCodec:
         the rows, never allocating a one-hot block of that width. Rare values are not merged
         into an "other" category: that would make up values for the synthetic rows.
 
-    Notes
-    -----
-    A constant column (one distinct value) is legitimate: it becomes a single point mass or a
-    single category and every decoded row holds that value exactly. A column whose values are
-    all missing is refused by :func:`check_table` (it carries nothing to learn; drop it).
     random_state : int or None, default=None
         Seed of the mixture fit and the component draws for ``continuous_encoding="mode"``.
 
@@ -231,6 +226,12 @@ class TabularCodec:
         Layout of the encoded matrix.
     output_dim_ : int
         Number of columns of the encoded matrix.
+
+    Notes
+    -----
+    A constant column (one distinct value) is legitimate: it becomes a single point mass or a
+    single category and every decoded row holds that value exactly. A column whose values are
+    all missing is refused by :func:`check_table` (it carries nothing to learn; drop it).
     """
 
     def __init__(

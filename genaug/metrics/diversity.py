@@ -224,6 +224,11 @@ def precision_recall(
     rows inside the synthetic manifold, built the same way. See :func:`manifold_metrics` for the
     formulas and the parameters.
 
+    Parameters
+    ----------
+    real, synthetic, k, features, max_rows, discrete_columns, random_state
+        As for :func:`manifold_metrics`.
+
     Returns
     -------
     precision, recall : float
@@ -261,6 +266,11 @@ def density_coverage(
     Density counts, per synthetic row, the real k-NN balls that hold it (divided by k and
     averaged); coverage is the share of real rows whose k-NN ball holds a synthetic row. See
     :func:`manifold_metrics` for the formulas and the parameters.
+
+    Parameters
+    ----------
+    real, synthetic, k, features, max_rows, discrete_columns, random_state
+        As for :func:`manifold_metrics`.
 
     Returns
     -------

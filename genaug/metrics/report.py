@@ -235,6 +235,17 @@ class Report:
     definition), :meth:`to_dict` / :meth:`to_json` (everything, tables included), :meth:`plot`
     (matplotlib figures) or :meth:`to_html` (one self-contained file).
 
+    Parameters
+    ----------
+    families : dict of str to FamilyResult
+        The computed families.
+    info : dict
+        Row counts, columns, the seed, the subsampling cap, ``k`` and timings.
+    notes : list of str
+        What was skipped or subsampled, and why.
+    plot_data : dict, optional
+        Arrays the figures of :meth:`plot` are drawn from.
+
     Attributes
     ----------
     families : dict of str to FamilyResult
@@ -271,7 +282,22 @@ class Report:
         raise KeyError(f"No metric {name!r} in this report; see report.to_frame()['metric'].")
 
     def table(self, name: str) -> pd.DataFrame:
-        """The table ``name`` (for example ``"class_coverage"`` or ``"utility"``)."""
+        """The table ``name`` (for example ``"class_coverage"`` or ``"utility"``).
+
+        Parameters
+        ----------
+        name : str
+            A table of one of the report's families.
+
+        Returns
+        -------
+        DataFrame
+
+        Raises
+        ------
+        KeyError
+            If no family has that table; the message lists those it has.
+        """
         for fam in self.families.values():
             if name in fam.tables:
                 return fam.tables[name]

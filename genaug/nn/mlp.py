@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from genaug.nn.precision import full_precision
+
 
 class MLP(nn.Module):
     """A stack of ``Linear -> (BatchNorm) -> activation`` layers and a linear output layer.
@@ -50,7 +52,7 @@ class MLP(nn.Module):
         return self.body(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
+        return full_precision(self.head, self.body(x))
 
 
 class ResidualMLP(nn.Module):
@@ -72,4 +74,4 @@ class ResidualMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             x = torch.cat([block(x), x], dim=1)
-        return self.head(x)
+        return full_precision(self.head, x)

@@ -239,7 +239,7 @@ class CopyFilter:
             if labels is not None:
                 sub = labels[torch.from_numpy(idx)]
                 c = torch.nn.functional.one_hot(sub, model.cond_dim_).float().to(model.device_)
-            with torch.no_grad():
+            with torch.no_grad(), model._autocast():
                 rows = model._generate(idx.size, c, generator, conditions)
             fresh = rows.float().cpu().numpy()
             block[idx] = fresh

@@ -134,8 +134,8 @@ class EarlyStoppingMixin:
         if labels is not None:
             c = torch.nn.functional.one_hot(labels, self.cond_dim_).float().to(self.device_)
         self._set_train(False)
-        with torch.no_grad():
-            fake = self._generate(n, c, generator).flatten(1)  # n <= SAMPLE_CHUNK: one pass
+        with torch.no_grad(), self._autocast():
+            fake = self._generate(n, c, generator).flatten(1).float()  # n <= SAMPLE_CHUNK
         self._set_train(True)
         if c is not None:
             fake = torch.cat([fake, c], dim=1)

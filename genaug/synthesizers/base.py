@@ -44,7 +44,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import genaug.distributed as gdist
-from genaug._device import resolve_device
+from genaug._device import check_precision, resolve_device
 from genaug._random import derive_seed, resolve_seed, torch_generator
 from genaug._validation import Interval, Options, Satisfies, validate_params
 from genaug._version import __version__
@@ -96,6 +96,7 @@ _COMMON_CONSTRAINTS: dict[str, list] = {
     "device": [Satisfies(lambda v: isinstance(v, (str, torch.device)), "a device name")],
     "verbose": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
     "distributed": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
+    "precision": [Options(("float32", "bfloat16"))],
 }
 
 
@@ -350,6 +351,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
         else:
             seed = checkpointer.seed(self.random_state)
         device = resolve_device(self.device)
+        check_precision(getattr(self, "precision", "float32"), device, type(self).__name__)
         if self.distributed:
             # Join the job (cuda:LOCAL_RANK under "auto") and take rank 0's seed, so that every
             # rank fits the same codec and starts from the same weights.
@@ -452,6 +454,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
             stream.check_label(y)
         seed = resolve_seed(self.random_state)
         device = resolve_device(self.device)
+        check_precision(getattr(self, "precision", "float32"), device, type(self).__name__)
         scan = stream.scan(y, derive_seed(seed, 4))
         if y is None:
             self._check_labels(None, 0)
@@ -573,6 +576,15 @@ class BaseSynthesizer(BaseEstimator, ABC):
             gdist.average_buffers(self._modules().values(), self.device_)
         self._set_train(False)
 
+    def _autocast(self) -> torch.autocast:
+        """Mixed precision for ``precision="bfloat16"``: matrix products and convolutions in
+        bfloat16 (see :func:`genaug.nn.precision.full_precision` for what stays in float32)."""
+        return torch.autocast(
+            self.device_.type,
+            dtype=torch.bfloat16,
+            enabled=getattr(self, "precision", "float32") == "bfloat16",
+        )
+
     def _synced(self, name: str) -> nn.Module:
         """The network ``name`` to run a forward through whose gradients are applied.
 
@@ -624,7 +636,8 @@ class BaseSynthesizer(BaseEstimator, ABC):
             self._set_train(True)
             sums: dict[str, torch.Tensor] = {}
             for x, c in source.epoch(generator):
-                losses = self._train_step(x, c, optimizers, generator)
+                with self._autocast():
+                    losses = self._train_step(x, c, optimizers, generator)
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value
             # One host-device synchronisation per epoch, not per step.
@@ -781,8 +794,24 @@ class BaseSynthesizer(BaseEstimator, ABC):
         :meth:`sample`'s return value. Rows are generated ``SAMPLE_CHUNK`` at a time (images
         ``IMAGE_SAMPLE_CHUNK`` at a time), and rows rejected as copies are redrawn before the
         next of these, so the concatenated chunks equal ``sample(n, ...)`` for the same seed
-        and arguments whatever ``chunk_size`` is. See :meth:`sample` for the arguments;
-        ``copy_report_`` is updated as the chunks are made.
+        and arguments whatever ``chunk_size`` is. ``copy_report_`` is updated as the chunks
+        are made.
+
+        Parameters
+        ----------
+        n : int
+            Rows in all.
+        y, conditions, random_state
+            As for :meth:`sample`.
+        chunk_size : int, default=SAMPLE_CHUNK
+            Most rows per yielded item.
+        reject_copies, reference, copy_threshold, copy_quantile
+            As for :meth:`sample`.
+
+        Yields
+        ------
+        X or (X, y)
+            One chunk, in the form :meth:`sample` returns.
         """
         self._check_is_fitted()
         n = self._check_n(n)
@@ -825,7 +854,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
             if labels is not None:
                 c = torch.nn.functional.one_hot(labels, self.cond_dim_).float().to(self.device_)
             self._set_train(False)
-            with torch.no_grad():
+            with torch.no_grad(), self._autocast():
                 rows = self._generate(stop - start, c, generator, conditions)
             rows = rows.float().cpu().numpy()
             if copy_filter is not None:
@@ -986,6 +1015,11 @@ class BaseSynthesizer(BaseEstimator, ABC):
         writes; the other ranks, which hold the same model, return at once without waiting
         for it. A rank that reads the folder afterwards should wait for rank 0 first (e.g.
         ``torch.distributed.barrier()``). Outside a job (a loaded model, say) it always writes.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The model folder; an existing one is replaced.
         """
         self._check_is_fitted()
         if self.distributed and not gdist.is_main_process():
@@ -1146,6 +1180,16 @@ def load(path: str) -> BaseSynthesizer:
 
     Only JSON and safetensors are read; no code from the folder runs. The class is looked up
     by name among genaug's own synthesizers.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model folder (``config.json`` + ``model.safetensors``).
+
+    Returns
+    -------
+    BaseSynthesizer
+        The fitted synthesizer, on the CPU or the device its ``device`` parameter names.
 
     Raises
     ------
