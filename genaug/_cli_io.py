@@ -18,8 +18,6 @@ import csv
 import os
 import re
 import shutil
-import tempfile
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ import pandas as pd
 
 from genaug.data.images import as_nchw
 from genaug.exceptions import InvalidDataError
-from genaug.io import CONFIG_NAME, _current_umask, _fsync_dir, atomic_write_file
+from genaug.io import CONFIG_NAME, atomic_write_file, replace_folder
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -467,14 +465,6 @@ def check_output_folder(path: str | os.PathLike, option: str, force: bool) -> Pa
     return path
 
 
-def _fsync_tree(root: Path) -> None:
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            with open(Path(dirpath, name), "rb") as fh:
-                os.fsync(fh.fileno())
-        _fsync_dir(Path(dirpath))
-
-
 def write_image_folder(
     path: str | os.PathLike, write: Callable[[ImageFolderWriter], None], digits: int = 6
 ) -> ImageFolderWriter:
@@ -499,28 +489,18 @@ def write_image_folder(
         Closed; its counts say what was written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp makes it private
+    written: list[ImageFolderWriter] = []
+
+    def fill(tmp: Path) -> None:
         writer = ImageFolderWriter(tmp, digits)
+        written.append(writer)
         try:
             write(writer)
         finally:
             writer.close()
-        _fsync_tree(tmp)
-        if path.exists():
-            # Two renames: the old folder is gone only once the new one is complete.
-            old = path.parent / f".{path.name}.{uuid.uuid4().hex}.old"
-            os.rename(path, old)
-            os.rename(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _fsync_dir(path.parent)
+
+    replace_folder(path, fill)
+    writer = written[0]
     writer.root = path
     return writer
 

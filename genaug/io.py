@@ -104,16 +104,41 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> 
             f"{path} is a non-empty folder that does not hold a genaug model; "
             "refusing to replace it."
         )
+    replace_folder(path, write)
+    return path
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            with open(Path(dirpath, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(Path(dirpath))
+
+
+def replace_folder(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """Fill a new temporary folder beside ``path`` with ``write(tmp)``, then rename it onto
+    ``path``, replacing any folder there only once the new one is complete.
+
+    If ``write`` raises (or the process is interrupted), the temporary folder is removed and
+    ``path`` is as it was. Callers decide beforehand whether ``path`` may be replaced.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder to create or replace.
+    write : callable
+        Writes the folder's content into the temporary folder it is given.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        os.chmod(tmp, 0o777 & ~_current_umask())
+        os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp makes it private
         write(tmp)
-        for child in tmp.iterdir():
-            with open(child, "rb") as fh:
-                os.fsync(fh.fileno())
-        _fsync_dir(tmp)
+        _fsync_tree(tmp)
         if path.exists():
+            # Two renames: the old folder is gone only once the new one is in place.
             old = path.parent / f".{path.name}.{uuid.uuid4().hex}.old"
             os.rename(path, old)
             os.rename(tmp, path)
@@ -124,7 +149,6 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync_dir(path.parent)
-    return path
 
 
 def write_model_folder(
