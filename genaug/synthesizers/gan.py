@@ -150,38 +150,7 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         Epochs between two checks.
     patience : int, default=5
         Checks without improvement before training stops.
-    discrete_columns : list, optional
-        Columns to model as categories whatever their dtype.
-    continuous_encoding : {"quantile", "mode"}, default="quantile"
-        Encoding of numeric columns (see :class:`genaug.data.TabularCodec`).
-    image_size : int, optional
-        Images only: resize them to ``image_size x image_size`` for the networks (required
-        above 128 pixels a side); samples are resized back to the training size.
-    random_state : int, numpy Generator or None, default=None
-        Seed of everything random in ``fit`` (and of unseeded ``sample`` calls).
-    device : str, default="auto"
-        ``"auto"`` uses CUDA when a GPU is visible.
-    verbose : bool, default=False
-        Show a progress bar with the losses.
-    distributed : bool, default=False
-        Train with PyTorch's DistributedDataParallel under ``torchrun``, one process per
-        device (see :mod:`genaug.distributed`). Every process calls ``fit`` with the same full
-        data; each trains on its own equal share of the rows with its own noise, with
-        ``batch_size`` rows per step and process, and the gradients are averaged over the
-        processes at every step, so all of them end with the same model. The process group
-        is created from ``torchrun``'s environment unless the script made one (NCCL on CUDA,
-        gloo on the CPU; ``device="auto"`` means ``cuda:LOCAL_RANK``); without either, ``fit``
-        raises :class:`~genaug.exceptions.InvalidParameterError`. Only rank 0 shows progress
-        and writes in :meth:`save`. The result differs from a single-process fit with the
-        same ``random_state``. Saved models record it; loading needs no process group.
-    precision : {"float32", "bfloat16"}, default="float32"
-        Arithmetic of training and sampling. ``"bfloat16"`` runs the networks' matrix
-        products and convolutions in bfloat16 under ``torch.autocast`` (weights, optimizer
-        state, losses and the output layer stay in float32; see
-        :mod:`genaug.nn.precision`): faster on CPUs with native bfloat16 (AVX-512 BF16, AMX)
-        and on recent GPUs, at a small cost in precision. Seeded results are reproducible
-        for a given precision and device, and differ between the two precisions.
-
+    {{common_parameters}}
     Attributes
     ----------
     generator_, discriminator_ : torch.nn.Module
