@@ -1088,8 +1088,13 @@ def run_dataset(name: str, *, args: argparse.Namespace, methods: list[str],
                 classifiers: list[str], needs_epochs: list[str], fold_seeds: list[int],
                 max_rows: int | None) -> tuple[dict, dict, list[dict]]:
     """Calibrate the synthesizers on one data set and score every method on every fold."""
+    from joblib import parallel_config
+
     torch.set_num_threads(args.threads)
-    with threadpool_limits(args.threads):
+    # joblib runs sequentially: ctgan's transformer asks for every core (n_jobs=-1), which
+    # would give it more than the --threads that every other method gets, and in a --jobs
+    # worker its loky processes hung the worker's exit.
+    with threadpool_limits(args.threads), parallel_config(backend="sequential"):
         data = load_dataset(name, args.data_dir, max_rows)
         info = {"source": data.source, "rows": len(data.y), "columns": data.X.shape[1],
                 "categorical": len(data.categorical), "positive_rate": float(data.y.mean())}
