@@ -127,11 +127,31 @@ def _state_hash(syn) -> str:
     return h.hexdigest()
 
 
+# What a C++ abort of a gloo process looks like: seen twice in about thirty launches, both
+# while another CPU-heavy job ran, never reproduced alone (nine clean runs, three under load).
+_ABORT = "terminate called without an active exception"
+
+
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory):
-    """Run WORKER in 2 processes with torchrun; return the output folder and each rank's JSON."""
+    """Run WORKER in 2 processes with torchrun; return the output folder and each rank's JSON.
+
+    A launch whose process aborted in C++ (:data:`_ABORT`) is run once more in a fresh folder;
+    any other failure, or a second abort, fails the tests.
+    """
     if sys.platform == "win32":
         pytest.skip("the launch is killed through a POSIX process group on timeout")
+    for attempt in (1, 2):
+        out, proc, output = _launch_once(tmp_path_factory)
+        if proc.returncode == 0 or _ABORT not in output or attempt == 2:
+            break
+        print(f"torchrun launch aborted in C++ (attempt {attempt}); launching again")
+    assert proc.returncode == 0, output[-6000:]
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    return {"out": out, "ranks": ranks}
+
+
+def _launch_once(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
     script = out / "worker.py"
     script.write_text(WORKER)
@@ -167,9 +187,7 @@ def launch(tmp_path_factory):
         os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
         pytest.fail(f"torchrun did not finish in {LAUNCH_TIMEOUT} s (deadlock?):\n{output[-4000:]}")
-    assert proc.returncode == 0, output[-6000:]
-    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
-    return {"out": out, "ranks": ranks}
+    return out, proc, output
 
 
 SCENARIOS = [
