@@ -7,6 +7,21 @@ import pandas as pd
 import pytest
 import torch
 
+from genaug import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer
+
+# The smallest networks of each family, for tests of behaviour rather than quality.
+TINY = {
+    VAESynthesizer: {"latent_dim": 2, "encoder_hidden": (8,), "decoder_hidden": (8,)},
+    GANSynthesizer: {"latent_dim": 2, "generator_hidden": (8,), "discriminator_hidden": (8,)},
+    VAEGANSynthesizer: {
+        "latent_dim": 2,
+        "encoder_hidden": (8,),
+        "decoder_hidden": (8,),
+        "discriminator_hidden": (8,),
+    },
+}
+FAMILIES = list(TINY)
+
 # Tests are many small trainings: one thread avoids oversubscribing the CI's two cores and
 # keeps CPU results bitwise repeatable.
 torch.set_num_threads(1)

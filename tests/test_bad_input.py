@@ -43,7 +43,6 @@ from genaug import (
     AugmentedClassifier,
     GANSynthesizer,
     SyntheticAugmenter,
-    VAEGANSynthesizer,
     VAESynthesizer,
 )
 from genaug.cli import main
@@ -57,6 +56,8 @@ from genaug.exceptions import (
 )
 from genaug.metrics import evaluate
 
+from .conftest import FAMILIES, TINY
+
 datasets = pytest.importorskip("datasets")
 pytest.importorskip("torchvision")
 
@@ -66,18 +67,6 @@ from torch.utils.data import TensorDataset  # noqa: E402
 
 from genaug.adapters import hf as ghf  # noqa: E402
 from genaug.adapters import torchvision as gtv  # noqa: E402
-
-TINY = {
-    VAESynthesizer: {"latent_dim": 2, "encoder_hidden": (8,), "decoder_hidden": (8,)},
-    GANSynthesizer: {"latent_dim": 2, "generator_hidden": (8,), "discriminator_hidden": (8,)},
-    VAEGANSynthesizer: {
-        "latent_dim": 2,
-        "encoder_hidden": (8,),
-        "decoder_hidden": (8,),
-        "discriminator_hidden": (8,),
-    },
-}
-FAMILIES = list(TINY)
 
 
 def tiny(cls: type, **params: Any) -> Any:

@@ -33,20 +33,9 @@ from genaug import (
     VAESynthesizer,
 )
 
-from .conftest import make_mixed_frame
+from .conftest import FAMILIES, TINY, make_mixed_frame
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {
-    VAESynthesizer: {"latent_dim": 2, "encoder_hidden": (8,), "decoder_hidden": (8,)},
-    GANSynthesizer: {"latent_dim": 2, "generator_hidden": (8,), "discriminator_hidden": (8,)},
-    VAEGANSynthesizer: {
-        "latent_dim": 2,
-        "encoder_hidden": (8,),
-        "decoder_hidden": (8,),
-        "discriminator_hidden": (8,),
-    },
-}
-FAMILIES = list(TINY)
 
 
 def tiny(cls: type, **params: Any) -> Any:
