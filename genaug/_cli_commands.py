@@ -329,6 +329,17 @@ def run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_synthetic_images(
+    writer: Any, chunks: Iterable[Any], n: int, scale: Any, verbose: bool
+) -> None:
+    """Write the sampled chunks' images through ``writer``, with a progress bar."""
+    with tqdm(total=n, unit="image", desc="sample", disable=not verbose) as bar:
+        for chunk in chunks:
+            X, labels = _split_chunk(chunk)
+            writer.add_synthetic(X, labels, scale)
+            bar.update(len(X))
+
+
 def _split_chunk(chunk: Any) -> tuple[Any, Any]:
     return chunk if isinstance(chunk, tuple) else (chunk, None)
 
@@ -344,11 +355,7 @@ def _sample_images(args: argparse.Namespace, model: Any, n: int) -> int:
     )
 
     def write(writer: Any) -> None:
-        with tqdm(total=n, unit="image", desc="sample", disable=not args.verbose) as bar:
-            for chunk in chunks:
-                X, labels = _split_chunk(chunk)
-                writer.add_synthetic(X, labels, model.codec_.scale_)
-                bar.update(len(X))
+        _add_synthetic_images(writer, chunks, n, model.codec_.scale_, args.verbose)
 
     write_image_folder(args.output, write, digits=max(6, len(str(n - 1))))
     _printer(args)(
@@ -487,11 +494,7 @@ def _augment_images(args: argparse.Namespace) -> int:
         if total == 0:
             return
         chunks = synthesizer.iter_sample(total, counts, random_state=seed, chunk_size=IMAGE_CHUNK)
-        with tqdm(total=total, unit="image", desc="sample", disable=not args.verbose) as bar:
-            for chunk in chunks:
-                X, labels = _split_chunk(chunk)
-                writer.add_synthetic(X, labels, synthesizer.codec_.scale_)
-                bar.update(len(X))
+        _add_synthetic_images(writer, chunks, total, synthesizer.codec_.scale_, args.verbose)
 
     write_image_folder(args.output, write, digits=max(6, len(str(total - 1))))
     added = {str(k): v for k, v in counts.items()}
