@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from genaug.nn.spans import SpanLayout
+from genaug.nn.spans import SpanLayout, take_columns
 
 
 def reparameterize(
@@ -70,7 +70,7 @@ def reconstruction_nll(
     nll = layout.cross_entropy(recon, x)
     idx = layout.continuous_index
     if idx.numel():
-        diff = recon.index_select(1, idx) - x.index_select(1, idx)
+        diff = take_columns(recon, idx) - take_columns(x, idx)
         inv_var = torch.exp(-2.0 * log_sigma)
         gauss = 0.5 * diff.pow(2) * inv_var + log_sigma + 0.5 * math.log(2 * math.pi)
         nll = nll + gauss.sum(dim=1)

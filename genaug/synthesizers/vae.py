@@ -14,6 +14,7 @@ from genaug.models.vae import elbo_loss, reparameterize
 from genaug.nn.conv import ConvDecoder, ConvEncoder, join_inputs
 from genaug.nn.mlp import MLP
 from genaug.nn.optim import adam
+from genaug.nn.spans import take_columns
 from genaug.synthesizers._mixins import LatentEncoderMixin
 from genaug.synthesizers.base import BaseSynthesizer
 
@@ -238,5 +239,6 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
         if idx.numel():
             sigma = self.decoder_.log_sigma.exp()
             noise = torch.randn((n, idx.numel()), generator=generator, device=self.device_)
-            out[:, idx] = recon[:, idx] + sigma * noise
+            values = take_columns(recon, idx) + sigma * noise
+            out.scatter_(1, idx.expand(n, -1), values)
         return out
