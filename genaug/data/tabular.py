@@ -348,7 +348,7 @@ class TabularCodec:
         return {
             "name": _py(name),
             "kind": "categorical",
-            "dtype": str(col.dtype),
+            "dtype": _dtype_name(col.dtype),
             "categories": [_py(c) for c in categories],
             "dtype_categories": dtype_categories,
             "ordered": ordered,
@@ -647,6 +647,15 @@ class TabularCodec:
             )
             full = np.where(missing, -1, lookup[np.minimum(codes, n_cat - 1)])
             return pd.Series(pd.Categorical.from_codes(full, dtype=cat_dtype))
+        arrow_dtype = _arrow_string_dtype(dtype)
+        if arrow_dtype is not None and all(isinstance(c, str) for c in info["categories"]):
+            # Arrow-backed strings (pandas 3's default): one Arrow take of the category
+            # strings is about 10x faster than converting a column of Python objects.
+            import pyarrow as pa
+
+            table = pa.array([*info["categories"], None], type=pa.large_string())
+            taken = table.take(pa.array(np.where(missing, n_cat, codes)))
+            return pd.Series(taken, dtype=arrow_dtype)
         cats = np.empty(n_cat, dtype=object)
         cats[:] = info["categories"]
         values = cats[np.minimum(codes, n_cat - 1)]
@@ -865,6 +874,29 @@ def _restore_dtype(values: pd.Series, dtype: str, integer: bool = False) -> pd.S
     except (TypeError, ValueError):
         # A dtype name from another pandas version (e.g. "str" on pandas 2): keep objects.
         return values.astype(object)
+
+
+def _dtype_name(dtype: Any) -> str:
+    """A name ``pandas_dtype`` turns back into ``dtype``.
+
+    ``str()`` of a ``StringDtype`` drops its storage ("string" means pyarrow storage where
+    pyarrow is installed), so the storage is spelt out; pandas 3's ``str`` keeps its name and
+    takes the machine's default storage, as a freshly loaded column would.
+    """
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+        return f"string[{dtype.storage}]"
+    return str(dtype)
+
+
+def _arrow_string_dtype(dtype: str) -> pd.StringDtype | None:
+    """The pandas string dtype named ``dtype`` when it is stored in Arrow, else ``None``."""
+    try:
+        target = pd.api.types.pandas_dtype(dtype)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(target, pd.StringDtype) and target.storage == "pyarrow":
+        return target
+    return None
 
 
 def _restore_datetime(values: np.ndarray, dtype: str) -> pd.Series:
