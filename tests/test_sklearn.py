@@ -3,6 +3,8 @@ forms and dtypes, seeding, the "never hurts" validation, errors and the estimato
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from typing import Any, ClassVar
 
@@ -458,3 +460,24 @@ _SAMPLER_CHECKS = imblearn_checks([SyntheticAugmenter(tiny_vae(), random_state=0
                          **_SAMPLER_CHECKS.kwargs)
 def test_synthetic_augmenter_passes_imblearn_sampler_checks(estimator, check):
     check(estimator)
+
+
+def test_package_import_leaves_imbalanced_learn_for_first_use():
+    # imbalanced-learn costs ~30 MB of resident memory; fitting and sampling must not load it,
+    # and the integration's names must still resolve from the package on first use.
+    code = (
+        "import sys, genaug\n"
+        "assert 'imblearn' not in sys.modules, 'imported eagerly'\n"
+        "assert 'SyntheticAugmenter' in dir(genaug) and 'AugmentedClassifier' in genaug.__all__\n"
+        "from genaug import SyntheticAugmenter\n"
+        "import genaug.sklearn\n"
+        "assert SyntheticAugmenter is genaug.sklearn.SyntheticAugmenter\n"
+        "assert genaug.AugmentedClassifier is genaug.sklearn.AugmentedClassifier\n"
+        "try:\n"
+        "    genaug.NoSuchName\n"
+        "except AttributeError as exc:\n"
+        "    assert 'NoSuchName' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('unknown attribute resolved')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
