@@ -54,6 +54,7 @@ class SpanLayout:
         # Position of each span's first column among the categorical columns.
         sizes = torch.tensor([s.size for s in cat], dtype=torch.long)
         self._first = (torch.cumsum(sizes, 0) - sizes).to(device)
+        self._last = (torch.cumsum(sizes, 0) - 1).to(device)
 
     def _categorical(self, rows: torch.Tensor) -> torch.Tensor:
         """(B, dim) -> (B, C): the categorical columns of encoded rows."""
@@ -118,18 +119,22 @@ class SpanLayout:
         """
         if self.n_categorical == 0:
             return logits
-        probs = self._span_softmax(self._categorical(logits))
+        v = self._categorical(logits)
+        e = torch.exp(v - self._per_column(self._span_max(v))).double()
         u = torch.rand(
             (logits.shape[0], self.n_categorical), generator=generator, device=logits.device
         )
-        # The CDF within each span: a running sum over all categorical columns minus the sum
-        # before the span's first column. In float64, so that a category of probability 1e-7
-        # (a value seen once in a large table) is still drawn at its rate.
-        p64 = probs.double()
-        running = p64.cumsum(dim=1)
-        before = take_columns(running, self._first) - take_columns(p64, self._first)
-        cdf = running - self._per_column(before)
-        below = (cdf < self._per_column(u.double())).to(logits.dtype)
+        # Inverse CDF on the unnormalised weights e: in each span, the chosen category is the
+        # number of its columns whose running sum stays below ``before + u * total`` (the
+        # running sum before the span plus u times the span's mass). Running sums over all
+        # categorical columns at once, in float64, so that a category of probability 1e-7 (a
+        # value seen once in a large table) is still drawn at its rate; comparing in running-sum
+        # coordinates spares a division and a subtraction over every column.
+        running = e.cumsum(dim=1)
+        before = take_columns(running, self._first) - take_columns(e, self._first)
+        total = take_columns(running, self._last) - before
+        threshold = before + u.double() * total
+        below = (running < self._per_column(threshold)).to(logits.dtype)
         choice = (below @ self._membership.to(below.dtype)).long()
         # Rounding can leave the last cumulative value a hair below u.
         choice = torch.minimum(choice, self.cat_size - 1)

@@ -66,4 +66,9 @@ class TensorBatches:
         size = self.batch_size
         for b in range(self.n_batches):
             idx = perm[b * size : (b + 1) * size]
-            yield self.data[idx], None if self.cond is None else self.cond[idx]
+            # index_select rather than advanced indexing: the same rows, and on CPU several
+            # times faster for a (500, 100) batch of a (32,561, 100) table.
+            yield (
+                self.data.index_select(0, idx),
+                None if self.cond is None else self.cond.index_select(0, idx),
+            )
