@@ -68,11 +68,17 @@ LABEL = "income"
 # The three families with their defaults, and the variants behind the design choices.
 MODELS: dict[str, Callable[..., Any]] = {
     "vae": lambda **kw: VAESynthesizer(**kw),
+    "vae-latent32": lambda **kw: VAESynthesizer(latent_dim=32, **kw),
+    "vae-latent128": lambda **kw: VAESynthesizer(latent_dim=128, **kw),
     "gan": lambda **kw: GANSynthesizer(**kw),
     "vaegan": lambda **kw: VAEGANSynthesizer(**kw),
     "gan-wgan-gp": lambda **kw: GANSynthesizer(adversarial_loss="wgan-gp", **kw),
     "gan-standard": lambda **kw: GANSynthesizer(adversarial_loss="standard", **kw),
     "gan-no-aux": lambda **kw: GANSynthesizer(auxiliary_classifier=False, **kw),
+    "gan-d128": lambda **kw: GANSynthesizer(discriminator_hidden=(128, 128), **kw),
+    "gan-g128-d128": lambda **kw: GANSynthesizer(
+        generator_hidden=(128, 128), discriminator_hidden=(128, 128), **kw
+    ),
     "gan-pac10": lambda **kw: GANSynthesizer(pac=10, discriminator_dropout=0.5, **kw),
     "vaegan-standard": lambda **kw: VAEGANSynthesizer(adversarial_loss="standard", **kw),
     "vaegan-wgan-gp": lambda **kw: VAEGANSynthesizer(adversarial_loss="wgan-gp", **kw),
