@@ -663,7 +663,8 @@ def _markdown(result: dict) -> str:
             "",
             f"Adult (32,561 rows), batch 500, torch threads {cfg['threads']}, seed {cfg['seed']}; "
             f"ctgan models {cfg['ctgan_epochs']} epochs; genaug models at "
-            f"{cfg['budget_fraction']:.2f} of CTGAN's total fit time "
+            f"{cfg.get('budget_margin', 1.0):.2f} x the lesser of "
+            f"{cfg['budget_fraction']:.2f} of CTGAN's total fit time and TVAE's "
             f"({result.get('genaug_budget_s', 0):.0f} s each, epochs set by calibration). "
             f"Each model in its own process, one after the other. Machine: {m['cpu']}, "
             f"{m['cpu_count']} CPUs, shared with other jobs (load average at start "
@@ -688,6 +689,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ctgan-epochs", type=int, default=30)
     parser.add_argument("--budget-fraction", type=float, default=1 / 3)
+    parser.add_argument(
+        "--budget-margin",
+        type=float,
+        default=0.9,
+        help="share of the budget that genaug's calibrated epochs aim at (timing noise)",
+    )
     parser.add_argument(
         "--arch-epochs",
         type=int,
@@ -759,7 +766,12 @@ def main() -> None:
             )
         )
         # The headline's budget: a fraction of CTGAN's total fit time and no more than TVAE's.
-        budget = min(models[0]["fit_s"] * args.budget_fraction, models[1]["fit_s"])
+        # genaug's epochs are set from a 3-epoch calibration fit, whose epoch time can be
+        # ~10 % off the real fit's on a shared machine (one VAE fit ran 7 % over); aiming at
+        # a share of the budget keeps the real fit inside it.
+        budget = args.budget_margin * min(
+            models[0]["fit_s"] * args.budget_fraction, models[1]["fit_s"]
+        )
     else:
         budget = args.budget if args.budget is not None else (10.0 if args.quick else 40.0)
     for name in ("genaug-vae", "genaug-gan", "genaug-vaegan", "genaug-vae-bf16", "genaug-gan-bf16"):
@@ -777,6 +789,7 @@ def main() -> None:
             "seed": args.seed,
             "ctgan_epochs": args.ctgan_epochs,
             "budget_fraction": args.budget_fraction,
+            "budget_margin": args.budget_margin,
             "arch_epochs": args.arch_epochs,
         },
         "ctgan_version": None if ctgan is None else ctgan.__version__,
