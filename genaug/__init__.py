@@ -20,14 +20,14 @@ from genaug.synthesizers import (
 # The scikit-learn / imbalanced-learn integration is imported on first use: imbalanced-learn
 # alone adds about 30 MB of resident memory (measured: 884 -> 914 MB on top of torch,
 # scikit-learn and pandas), which a user who only fits and samples should not pay.
-_LAZY = {"AugmentedClassifier": "genaug.sklearn", "SyntheticAugmenter": "genaug.sklearn"}
+_LAZY = ("AugmentedClassifier", "SyntheticAugmenter")
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
+        from genaug import sklearn as integration
 
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(integration, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'genaug' has no attribute {name!r}")
