@@ -90,3 +90,56 @@ def test_bfloat16_on_images(cls):
     model = cls(epochs=1, batch_size=20, random_state=0, device="cpu", precision="bfloat16")
     X, y = model.fit(images, labels).sample(6, y={1: 6}, random_state=0)
     assert X.dtype == np.uint8 and X.shape == (6, 8, 8) and (y == 1).all()
+
+
+def test_denormal_guard_is_scoped_and_restores_the_callers_flag():
+    from genaug.nn.denormals import flush_denormals, flushing_denormals
+
+    before = flushing_denormals()
+    with flush_denormals():
+        inside = flushing_denormals()
+    assert flushing_denormals() == before
+    if torch.set_flush_denormal(True):  # the processor can flush: check both starting states
+        try:
+            assert inside
+            with flush_denormals():
+                assert flushing_denormals()
+            assert flushing_denormals()  # the caller's own setting is left on
+        finally:
+            torch.set_flush_denormal(before)
+    with flush_denormals(enabled=False):
+        assert flushing_denormals() == before
+
+
+def test_training_flushes_subnormals_and_leaves_no_trace(monkeypatch):
+    from genaug.nn.denormals import flushing_denormals, zero_subnormals
+
+    seen = []
+    original = VAESynthesizer._train_step
+
+    def spy(self, *args):
+        seen.append(flushing_denormals())
+        return original(self, *args)
+
+    monkeypatch.setattr(VAESynthesizer, "_train_step", spy)
+    before = flushing_denormals()
+    X = np.random.default_rng(0).normal(size=(64, 3))
+    syn = VAESynthesizer(epochs=2, latent_dim=2, encoder_hidden=(8,), decoder_hidden=(8,))
+    syn.set_params(device="cpu", random_state=0).fit(X)
+    assert flushing_denormals() == before
+    if torch.set_flush_denormal(before):  # only where the processor can flush at all
+        assert seen and all(seen)
+
+    # Weights and optimizer moments: subnormal values become zero, the rest is untouched.
+    net = torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.ones(1, 2)).sum().backward()
+    opt.step()
+    tiny = torch.finfo(torch.float32).tiny
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[tiny / 4, 0.5], [-tiny / 8, 1e-30]]))
+    state = opt.state[net.weight]
+    state["exp_avg_sq"].fill_(tiny / 2)
+    zero_subnormals([net], [opt])
+    assert net.weight.tolist() == [[0.0, 0.5], [0.0, pytest.approx(1e-30)]]
+    assert not state["exp_avg_sq"].any()

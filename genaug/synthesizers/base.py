@@ -59,6 +59,7 @@ from genaug.exceptions import (
     TrainingDivergedError,
 )
 from genaug.io import FORMAT_VERSION, read_model_folder, write_model_folder
+from genaug.nn.denormals import flush_denormals, zero_subnormals
 from genaug.nn.init import init_parameters
 from genaug.nn.spans import SpanLayout
 from genaug.synthesizers._batches import (  # noqa: F401  (re-exported)
@@ -617,7 +618,8 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 name: gdist.wrap(module, self.device_) for name, module in self._modules().items()
             }
         try:
-            self._train_epochs(source, generator)
+            with flush_denormals(self.device_.type == "cpu"):
+                self._train_epochs(source, generator)
         finally:
             for wrapped in getattr(self, "_ddp", {}).values():
                 gdist.unwrap(wrapped)
@@ -691,6 +693,8 @@ class BaseSynthesizer(BaseEstimator, ABC):
                     losses = self._train_step(x, c, optimizers, generator)
                 for key, value in losses.items():
                     sums[key] = sums[key] + value if key in sums else value
+            if self.device_.type == "cpu":
+                zero_subnormals(self._modules().values(), optimizers.values())
             # One host-device synchronisation per epoch, not per step.
             means = self._over_ranks({k: float(v) / n_batches for k, v in sums.items()})
             bad = [k for k, v in means.items() if not math.isfinite(v)]
@@ -905,7 +909,8 @@ class BaseSynthesizer(BaseEstimator, ABC):
             if labels is not None:
                 c = torch.nn.functional.one_hot(labels, self.cond_dim_).float().to(self.device_)
             self._set_train(False)
-            with torch.no_grad(), self._autocast():
+            # Not around the loop: the flag must not stay set while the caller holds a chunk.
+            with torch.no_grad(), self._autocast(), flush_denormals(self.device_.type == "cpu"):
                 rows = self._generate(stop - start, c, generator, conditions)
             rows = rows.float().cpu().numpy()
             if copy_filter is not None:
