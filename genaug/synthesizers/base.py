@@ -107,7 +107,12 @@ precision : {"float32", "bfloat16"}, default="float32"
 """
 
 # Rows generated per forward pass when sampling. It is fixed (not tied to the device or
-# batch_size) because the random stream, and so the sample for a seed, depends on it.
+# batch_size) because the random stream, and so the sample for a seed, depends on it. On CPU,
+# 2,048 rows keep a pass's activations (6 MB for the GAN's residual generator on Adult) in
+# cache and in reused heap memory: with 8,192, each of the generator's concatenations took
+# fresh pages and a forward pass cost 1.6x as much per row.
+GENERATE_CHUNK = 2048
+# Rows per chunk that iter_sample yields by default (decoded together).
 SAMPLE_CHUNK = 8192
 # The same for images, whose activations are far larger per row.
 IMAGE_SAMPLE_CHUNK = 256
@@ -846,7 +851,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
 
         Memory stays bounded by the chunk whatever ``n`` is (copy protection aside, which
         holds the encoded ``reference``). Each item is ``X`` or ``(X, y)`` like
-        :meth:`sample`'s return value. Rows are generated ``SAMPLE_CHUNK`` at a time (images
+        :meth:`sample`'s return value. Rows are generated ``GENERATE_CHUNK`` at a time (images
         ``IMAGE_SAMPLE_CHUNK`` at a time), and rows rejected as copies are redrawn before the
         next of these, so the concatenated chunks equal ``sample(n, ...)`` for the same seed
         and arguments whatever ``chunk_size`` is. ``copy_report_`` is updated as the chunks
@@ -901,7 +906,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
         report = self.copy_report_ if copy_filter is not None else None
         pending_rows = 0
         start = 0
-        step = SAMPLE_CHUNK if self._image_shape() is None else IMAGE_SAMPLE_CHUNK
+        step = GENERATE_CHUNK if self._image_shape() is None else IMAGE_SAMPLE_CHUNK
         while start < n:
             stop = min(start + step, n)
             labels = self._chunk_labels(plan, start, stop, generator)
