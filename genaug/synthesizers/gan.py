@@ -559,9 +559,11 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
                         self.generator_(join_inputs(z, labels, k)), generator, hard=False
                     )
             real_in, fake_in = join_inputs(real, labels, k), join_inputs(fake_d, labels, k)
-            d_loss = discriminator_loss(
-                critic(real_in, generator), critic(fake_in, generator), self.adversarial_loss
-            )
+            # One critic pass over real and fake rows together: the critic has no batch
+            # statistics and packs never straddle the two halves (size is a multiple of pac),
+            # so the scores are those of two passes, at half the operator calls.
+            real_scores, fake_scores = critic(torch.cat([real_in, fake_in]), generator).chunk(2)
+            d_loss = discriminator_loss(real_scores, fake_scores, self.adversarial_loss)
             loss = d_loss
             if self.adversarial_loss == "wgan-gp" and self.gradient_penalty > 0:
                 penalty = gradient_penalty(
