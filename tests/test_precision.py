@@ -143,3 +143,36 @@ def test_training_flushes_subnormals_and_leaves_no_trace(monkeypatch):
     zero_subnormals([net], [opt])
     assert net.weight.tolist() == [[0.0, 0.5], [0.0, pytest.approx(1e-30)]]
     assert not state["exp_avg_sq"].any()
+
+
+def test_training_gives_the_flush_flag_to_the_intra_op_workers_too(monkeypatch):
+    from genaug.nn.denormals import _openmp_pause
+
+    can_flush = torch.set_flush_denormal(False)  # the default; True where the CPU can flush
+    if _openmp_pause() is None or not can_flush:
+        pytest.skip("needs torch's OpenMP runtime and a CPU that can flush")
+    # Large enough to be split over the intra-op threads; made before any flag is set.
+    subnormal = torch.full((1_000_000,), 1e-39)
+
+    def flushed_share() -> float:
+        return float((subnormal * 1.0 == 0).float().mean())
+
+    seen = []
+    original = VAESynthesizer._train_step
+
+    def spy(self, *args):
+        seen.append(flushed_share())
+        return original(self, *args)
+
+    monkeypatch.setattr(VAESynthesizer, "_train_step", spy)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the suite runs on one thread; the workers are what is checked
+    try:
+        assert flushed_share() == 0.0
+        X = np.random.default_rng(0).normal(size=(64, 3))
+        syn = VAESynthesizer(epochs=1, latent_dim=2, encoder_hidden=(8,), decoder_hidden=(8,))
+        syn.set_params(device="cpu", random_state=0).fit(X)
+        assert seen and all(share == 1.0 for share in seen)  # every thread flushed
+        assert flushed_share() == 0.0  # and none is left flushing
+    finally:
+        torch.set_num_threads(threads)

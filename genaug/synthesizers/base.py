@@ -623,7 +623,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 name: gdist.wrap(module, self.device_) for name, module in self._modules().items()
             }
         try:
-            with flush_denormals(self.device_.type == "cpu"):
+            with flush_denormals(self.device_.type == "cpu", workers=True):
                 self._train_epochs(source, generator)
         finally:
             for wrapped in getattr(self, "_ddp", {}).values():
