@@ -111,21 +111,27 @@ def test_denormal_guard_is_scoped_and_restores_the_callers_flag():
         assert flushing_denormals() == before
 
 
-def test_training_flushes_subnormals_and_leaves_no_trace(monkeypatch):
-    from genaug.nn.denormals import flushing_denormals, zero_subnormals
-
+def _fit_tiny_vae_recording(monkeypatch, probe) -> list:
+    """Fit a tiny VAE on CPU and return ``probe()`` as seen at the start of each step."""
     seen = []
     original = VAESynthesizer._train_step
 
     def spy(self, *args):
-        seen.append(flushing_denormals())
+        seen.append(probe())
         return original(self, *args)
 
     monkeypatch.setattr(VAESynthesizer, "_train_step", spy)
-    before = flushing_denormals()
     X = np.random.default_rng(0).normal(size=(64, 3))
     syn = VAESynthesizer(epochs=2, latent_dim=2, encoder_hidden=(8,), decoder_hidden=(8,))
     syn.set_params(device="cpu", random_state=0).fit(X)
+    return seen
+
+
+def test_training_flushes_subnormals_and_leaves_no_trace(monkeypatch):
+    from genaug.nn.denormals import flushing_denormals, zero_subnormals
+
+    before = flushing_denormals()
+    seen = _fit_tiny_vae_recording(monkeypatch, flushing_denormals)
     assert flushing_denormals() == before
     if torch.set_flush_denormal(before):  # only where the processor can flush at all
         assert seen and all(seen)
@@ -157,21 +163,11 @@ def test_training_gives_the_flush_flag_to_the_intra_op_workers_too(monkeypatch):
     def flushed_share() -> float:
         return float((subnormal * 1.0 == 0).float().mean())
 
-    seen = []
-    original = VAESynthesizer._train_step
-
-    def spy(self, *args):
-        seen.append(flushed_share())
-        return original(self, *args)
-
-    monkeypatch.setattr(VAESynthesizer, "_train_step", spy)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the suite runs on one thread; the workers are what is checked
     try:
         assert flushed_share() == 0.0
-        X = np.random.default_rng(0).normal(size=(64, 3))
-        syn = VAESynthesizer(epochs=1, latent_dim=2, encoder_hidden=(8,), decoder_hidden=(8,))
-        syn.set_params(device="cpu", random_state=0).fit(X)
+        seen = _fit_tiny_vae_recording(monkeypatch, flushed_share)
         assert seen and all(share == 1.0 for share in seen)  # every thread flushed
         assert flushed_share() == 0.0  # and none is left flushing
     finally:
