@@ -42,6 +42,9 @@ def join_inputs(*parts: torch.Tensor | None) -> torch.Tensor:
     """
     present = [p for p in parts if p is not None]
     first = present[0]
+    if len(present) == 1:
+        # Unlabelled tables: no copy, and no concatenation for autograd to undo.
+        return first
     if first.dim() > 2:
         spatial = first.shape[2:]
         present = [first] + [

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from genaug._validation import Interval, Satisfies, is_int_tuple
-from genaug.models.vae import elbo_loss, reparameterize
+from genaug.models.vae import elbo_loss, reparameterize, split_gaussian
 from genaug.nn.conv import ConvDecoder, ConvEncoder, join_inputs
 from genaug.nn.mlp import MLP
 from genaug.nn.optim import adam
@@ -54,7 +54,7 @@ class _ConditionalPrior(nn.Module):
         self.table = nn.Linear(cond_dim, 2 * latent_dim, bias=False)
 
     def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.table(c).chunk(2, dim=1)
+        mu, logvar = split_gaussian(self.table(c))
         return mu, logvar
 
 
@@ -203,12 +203,12 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
         }
 
     def _encode_stats(self, x: torch.Tensor, c: torch.Tensor | None):
-        return self.encoder_(_cat(x, c)).chunk(2, dim=1)
+        return split_gaussian(self.encoder_(_cat(x, c)))
 
     def _train_step(self, x, c, optimizers, generator) -> dict[str, torch.Tensor]:
         # Forwards go through _synced: under distributed training, the backward below then
         # averages the gradients of all three networks over the ranks.
-        mu, logvar = self._synced("encoder_")(_cat(x, c)).chunk(2, dim=1)
+        mu, logvar = split_gaussian(self._synced("encoder_")(_cat(x, c)))
         z = reparameterize(mu, logvar, generator)
         recon = self._synced("decoder_")(_cat(z, c))
         prior = None if c is None else self._synced("prior_")(c)

@@ -10,7 +10,7 @@ from torch import nn
 
 from genaug._validation import Interval, Options, Satisfies, is_int_tuple
 from genaug.models.gan import ADVERSARIAL_LOSSES, discriminator_loss, gradient_penalty
-from genaug.models.vae import reparameterize
+from genaug.models.vae import reparameterize, split_gaussian
 from genaug.models.vaegan import vaegan_losses
 from genaug.nn.conv import ConvCritic, ConvDecoder, ConvEncoder
 from genaug.nn.critic import Critic
@@ -220,7 +220,7 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
     def _encode_stats(
         self, x: torch.Tensor, c: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder_(join_inputs(x, c)).chunk(2, dim=1)
+        mu, logvar = split_gaussian(self.encoder_(join_inputs(x, c)))
         return mu, logvar
 
     def _activate(self, raw: torch.Tensor, generator: torch.Generator, hard: bool) -> torch.Tensor:
@@ -241,7 +241,7 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         # network (`features` and `head` are not `forward`, and those gradients are unwanted).
         dis = self.discriminator_
         decoder = self._synced("decoder_")
-        mu, logvar = self._synced("encoder_")(join_inputs(x, c)).chunk(2, dim=1)
+        mu, logvar = split_gaussian(self._synced("encoder_")(join_inputs(x, c)))
         recon_raw = decoder(join_inputs(reparameterize(mu, logvar, generator), c))
         z_prior = torch.randn(mu.shape, generator=generator, device=mu.device)
         prior_raw = decoder(join_inputs(z_prior, c))
