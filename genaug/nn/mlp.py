@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from genaug.nn.precision import full_precision
@@ -60,6 +61,14 @@ class ResidualMLP(nn.Module):
 
     ``Linear -> BatchNorm -> ReLU`` blocks whose outputs are concatenated with their inputs, so the
     width grows by each block's size; a linear layer maps the result to ``out_dim``.
+
+    In evaluation mode without autograd (sampling), the same function is computed without
+    concatenations: every block writes its output into its own columns of one preallocated
+    matrix, laid out as the concatenations would be, and reads its input as a view of the
+    columns after them; batch normalisation, an affine map with its running statistics,
+    is folded into the block's linear layer. The result equals the concatenating path to
+    float32 rounding, and a 2,048-row pass of the default generator took 0.77 of its time
+    (one thread, 2-core dev box).
     """
 
     def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int) -> None:
@@ -72,6 +81,25 @@ class ResidualMLP(nn.Module):
         self.head = nn.Linear(width, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training and not torch.is_grad_enabled():
+            return self._forward_inference(x)
         for block in self.blocks:
             x = torch.cat([block(x), x], dim=1)
         return full_precision(self.head, x)
+
+    def _forward_inference(self, x: torch.Tensor) -> torch.Tensor:
+        widths = [block[0].out_features for block in self.blocks]
+        total = x.shape[1] + sum(widths)
+        buffer = x.new_empty((x.shape[0], total))
+        start = total - x.shape[1]
+        buffer[:, start:] = x
+        for block, width in zip(self.blocks, widths):
+            linear, norm = block[0], block[1]
+            scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+            weight = linear.weight * scale[:, None]
+            bias = (linear.bias - norm.running_mean) * scale + norm.bias
+            out = buffer[:, start - width : start]
+            out.copy_(F.linear(buffer[:, start:], weight, bias))
+            out.clamp_(min=0.0)
+            start -= width
+        return full_precision(self.head, buffer)

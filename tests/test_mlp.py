@@ -1,0 +1,68 @@
+"""The residual generator's sampling path against its training-time definition."""
+
+import pytest
+import torch
+
+from genaug.nn.mlp import ResidualMLP
+
+
+def _net(seed: int = 0) -> ResidualMLP:
+    torch.manual_seed(seed)
+    net = ResidualMLP(7, (16, 12), 5)
+    # Running statistics and affine terms far from their initial values, so that a wrong fold
+    # of the batch normalisation would show.
+    for block in net.blocks:
+        norm = block[1]
+        norm.running_mean.normal_()
+        norm.running_var.uniform_(0.2, 3.0)
+        norm.weight.data.uniform_(0.5, 1.5)
+        norm.bias.data.normal_()
+    return net.eval()
+
+
+def _reference(net: ResidualMLP, x: torch.Tensor) -> torch.Tensor:
+    """The concatenating definition, block by block (taken with autograd on)."""
+    with torch.enable_grad():
+        for block in net.blocks:
+            x = torch.cat([block(x), x], dim=1)
+        return net.head(x).detach()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_inference_path_equals_the_concatenating_one(seed):
+    net = _net(seed)
+    x = torch.randn(64, 7)
+    with torch.no_grad():
+        fast = net(x)
+    torch.testing.assert_close(fast, _reference(net, x), rtol=1e-5, atol=1e-5)
+    assert fast.dtype == torch.float32
+
+
+def test_training_mode_and_autograd_keep_the_concatenating_path():
+    net = _net()
+    x = torch.randn(32, 7)
+    # Training mode normalises by the batch: the result must differ from the folded path.
+    net.train()
+    with torch.no_grad():
+        batch_stats = net(x)
+    net.eval()
+    with torch.no_grad():
+        running_stats = net(x)
+    assert not torch.allclose(batch_stats, running_stats)
+    # With autograd, evaluation mode gives gradients through the same function.
+    x.requires_grad_(True)
+    out = net(x)
+    out.sum().backward()
+    assert x.grad is not None
+    torch.testing.assert_close(out.detach(), running_stats, rtol=1e-5, atol=1e-5)
+
+
+def test_inference_path_under_bfloat16_autocast_is_close_and_float32():
+    net = _net()
+    x = torch.randn(64, 7)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = net(x)
+    assert fast.dtype == torch.float32
+    ref = _reference(net, x)
+    # bfloat16 keeps 8 bits of mantissa in the hidden layers.
+    assert (fast - ref).abs().max() < 0.1 * ref.abs().max()
