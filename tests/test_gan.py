@@ -250,3 +250,32 @@ def test_early_stopping_with_the_detection_metric(toy, tmp_path):
     assert syn.best_epoch_ in (2, 4)
     syn.save(tmp_path / "es")
     assert genaug.load(tmp_path / "es").best_epoch_ == syn.best_epoch_
+
+
+def _classifier_decay(syn: GANSynthesizer) -> float:
+    return syn._make_optimizers()["classifier_"].param_groups[0]["weight_decay"]
+
+
+def test_classifier_weight_decay_reaches_the_classifier_only(toy):
+    X, y = toy
+    syn = _tiny(auxiliary_classifier=True, epochs=1, weight_decay=1e-5).fit(X, y)
+    assert _classifier_decay(syn) == genaug.synthesizers.gan.TABLE_CLASSIFIER_WEIGHT_DECAY
+    optimizers = syn._make_optimizers()
+    assert optimizers["generator_"].param_groups[0]["weight_decay"] == 1e-5
+    assert optimizers["discriminator_"].param_groups[0]["weight_decay"] == 1e-5
+    syn.set_params(classifier_weight_decay=0.25)
+    assert _classifier_decay(syn) == 0.25
+    with pytest.raises(InvalidParameterError, match="classifier_weight_decay"):
+        _tiny(classifier_weight_decay=-1.0).fit(X, y)
+
+
+def test_classifier_weight_decay_on_images_defaults_to_weight_decay():
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    images = np.rint(data.images[:200] * (255 / 16)).astype(np.uint8)
+    syn = GANSynthesizer(
+        epochs=1, batch_size=50, latent_dim=8, generator_hidden=(8,),
+        discriminator_hidden=(8,), weight_decay=3e-4, device="cpu", random_state=0,
+    ).fit(images, data.target[:200])
+    assert _classifier_decay(syn) == 3e-4
