@@ -20,7 +20,8 @@ The TRTR row (the same classifier trained on the real training part) is the ceil
 ``--models`` also takes variants that change one design choice from the defaults:
 ``gan-wgan-gp`` and ``gan-standard`` (the adversarial objective), ``gan-no-aux`` (without the
 auxiliary classifier), ``gan-cls-decay-1e-6`` (the auxiliary classifier penalised as lightly
-as the other networks, as before ``classifier_weight_decay``), ``gan-pac10`` (CTGAN's packing of 10 rows and dropout 0.5),
+as the other networks, as before ``classifier_weight_decay``), ``gan-no-ema`` (sampling from
+the last step's generator instead of its weight average), ``gan-pac10`` (CTGAN's packing of 10 rows and dropout 0.5),
 ``vaegan-standard`` and ``vaegan-wgan-gp``.
 
 Usage (from the repository root)::
@@ -77,6 +78,7 @@ MODELS: dict[str, Callable[..., Any]] = {
     "gan-standard": lambda **kw: GANSynthesizer(adversarial_loss="standard", **kw),
     "gan-no-aux": lambda **kw: GANSynthesizer(auxiliary_classifier=False, **kw),
     "gan-cls-decay-1e-6": lambda **kw: GANSynthesizer(classifier_weight_decay=1e-6, **kw),
+    "gan-no-ema": lambda **kw: GANSynthesizer(generator_ema=0.0, **kw),
     "gan-d128": lambda **kw: GANSynthesizer(discriminator_hidden=(128, 128), **kw),
     "gan-g128-d128": lambda **kw: GANSynthesizer(
         generator_hidden=(128, 128), discriminator_hidden=(128, 128), **kw

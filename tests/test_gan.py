@@ -15,6 +15,7 @@ import genaug
 import genaug.metrics.detection
 from genaug import GANSynthesizer
 from genaug.exceptions import InvalidParameterError, NotFittedError, TrainingDivergedError
+from genaug.synthesizers._batches import effective_batch_size
 
 from .conftest import make_mixed_frame
 
@@ -279,3 +280,62 @@ def test_classifier_weight_decay_on_images_defaults_to_weight_decay():
         discriminator_hidden=(8,), weight_decay=3e-4, device="cpu", random_state=0,
     ).fit(images, data.target[:200])
     assert _classifier_decay(syn) == 3e-4
+
+
+def test_sampling_runs_the_averaged_generator(toy):
+    X, y = toy
+    averaged = _tiny(epochs=2).set_params(generator_ema=None).fit(X, y)
+    assert "generator_ema_" in averaged._module_names
+    # One update per step: the average has followed every step of the fit.
+    steps = len(X) // effective_batch_size(averaged.batch_size, len(X))
+    assert float(averaged.generator_ema_.updates) == 2 * steps
+    before = averaged.sample(200, random_state=0)[0]
+    with torch.no_grad():
+        for p in averaged.generator_.parameters():
+            p.add_(1.0)  # the trained generator no longer matters for sampling
+    pd.testing.assert_frame_equal(before, averaged.sample(200, random_state=0)[0])
+
+    plain = _tiny(epochs=2, generator_ema=0.0).fit(X, y)
+    assert "generator_ema_" not in plain._module_names
+    before = plain.sample(200, random_state=0)[0]
+    with torch.no_grad():
+        for p in plain.generator_.parameters():
+            p.add_(1.0)
+    assert not before.equals(plain.sample(200, random_state=0)[0])
+
+
+def test_averaged_generator_round_trips_and_old_files_load(toy, tmp_path):
+    import json
+
+    X, y = toy
+    syn = _tiny(epochs=2, generator_ema=0.9).fit(X, y)
+    syn.save(tmp_path / "ema")
+    loaded = genaug.load(tmp_path / "ema")
+    pd.testing.assert_frame_equal(
+        syn.sample(100, random_state=1)[0], loaded.sample(100, random_state=1)[0]
+    )
+    # A file written before generator_ema existed has neither the parameter nor the tensors.
+    plain = _tiny(epochs=2, generator_ema=0.0).fit(X, y)
+    plain.save(tmp_path / "old")
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["params"]["generator_ema"]
+    config_path.write_text(json.dumps(config))
+    old = genaug.load(tmp_path / "old")
+    assert old.generator_ema == 0.0 and "generator_ema_" not in old._module_names
+    pd.testing.assert_frame_equal(
+        plain.sample(100, random_state=1)[0], old.sample(100, random_state=1)[0]
+    )
+
+
+def test_images_have_no_averaged_generator_by_default():
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    images = np.rint(data.images[:100] * (255 / 16)).astype(np.uint8)
+    small = dict(epochs=1, batch_size=50, latent_dim=8, generator_hidden=(8,),
+                 discriminator_hidden=(8,), device="cpu", random_state=0)
+    assert "generator_ema_" not in GANSynthesizer(**small).fit(images)._module_names
+    averaged = GANSynthesizer(generator_ema=0.99, **small).fit(images)
+    assert "generator_ema_" in averaged._module_names
+    assert averaged.sample(3, random_state=0).shape == (3, 8, 8)

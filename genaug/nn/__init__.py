@@ -1,5 +1,6 @@
 """Networks: building blocks that know about tensors only."""
 
+from genaug.nn.average import WeightAverage
 from genaug.nn.conv import ConvCritic, ConvDecoder, ConvEncoder, join_inputs
 from genaug.nn.critic import Critic, dropout
 from genaug.nn.init import init_parameters
@@ -14,6 +15,7 @@ __all__ = [
     "Critic",
     "ResidualMLP",
     "SpanLayout",
+    "WeightAverage",
     "dropout",
     "init_parameters",
     "join_inputs",

@@ -619,8 +619,11 @@ class BaseSynthesizer(BaseEstimator, ABC):
         """
         self._ddp = {}
         if self.distributed:
+            # Networks that are not trained (a weight average) have no gradients to average.
             self._ddp = {
-                name: gdist.wrap(module, self.device_) for name, module in self._modules().items()
+                name: gdist.wrap(module, self.device_)
+                for name, module in self._modules().items()
+                if any(p.requires_grad for p in module.parameters())
             }
         try:
             with flush_denormals(self.device_.type == "cpu", workers=True):
