@@ -21,8 +21,8 @@ The TRTR row (the same classifier trained on the real training part) is the ceil
 ``gan-wgan-gp`` and ``gan-standard`` (the adversarial objective), ``gan-no-aux`` (without the
 auxiliary classifier), ``gan-cls-decay-1e-6`` (the auxiliary classifier penalised as lightly
 as the other networks, as before ``classifier_weight_decay``), ``gan-no-ema`` (sampling from
-the last step's generator instead of its weight average), ``gan-pac10`` (CTGAN's packing of 10 rows and dropout 0.5),
-``vaegan-standard`` and ``vaegan-wgan-gp``.
+the last step's generator instead of its weight average), ``gan-pac10`` (CTGAN's packing of
+10 rows and dropout 0.5), ``vaegan-standard`` and ``vaegan-wgan-gp``.
 
 Usage (from the repository root)::
 

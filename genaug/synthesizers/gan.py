@@ -210,8 +210,9 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
     networks (``weight_decay=1e-6``) and sampling from the last step's weights, macro-F1 fell
     from 0.78 at 25 epochs to 0.76 at 74 (ROC-AUC 0.89 to 0.86) while the detection AUC kept
     improving. Two causes were found. The classifier overfits the training rows (its training
-    loss kept falling, from 0.25 at epoch 16 to 0.20 at epoch 76), and the generator, rewarded for rows it labels confidently, follows
-    it: ``classifier_weight_decay=1e-2`` keeps its loss near 0.27 and gave, at 74 epochs,
+    loss kept falling, from 0.25 at epoch 16 to 0.20 at epoch 76), and the generator,
+    rewarded for rows it labels confidently, follows it: ``classifier_weight_decay=1e-2``
+    keeps its loss near 0.27 and gave, at 74 epochs,
     macro-F1 0.776 against 0.756 and ROC-AUC 0.891 against 0.856
     (``benchmarks/results/ablation_gan_classifier_decay_74.md``). The generator's weights
     also keep drifting late in training; sampling from their moving average
