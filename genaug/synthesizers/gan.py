@@ -157,8 +157,8 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
     generator_ema : float or None, default=None
         Decay of an exponential moving average of the generator's weights, which sampling
         uses instead of the last step's weights (see :class:`genaug.nn.WeightAverage`); 0
-        turns it off. ``None``: 0.999 on tables, off on images. On Adult it kept TSTR from
-        falling with more epochs (see Notes); on images it was not measured.
+        turns it off. ``None``: 0.999 on tables, off on images. On Adult it delayed the fall of
+        TSTR with more epochs (see Notes); on images it was not measured.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, score samples against them every
         ``validation_every`` epochs with a detection AUC, keep the best weights and stop after
@@ -212,11 +212,10 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
     improving. Two causes were found. The classifier overfits the training rows (its training
     loss kept falling, from 0.25 at epoch 16 to 0.20 at epoch 76), and the generator,
     rewarded for rows it labels confidently, follows it: ``classifier_weight_decay=1e-2``
-    keeps its loss near 0.27 and gave, at 74 epochs,
-    macro-F1 0.776 against 0.756 and ROC-AUC 0.891 against 0.856
-    (``benchmarks/results/ablation_gan_classifier_decay_74.md``). The generator's weights
-    also keep drifting late in training; sampling from their moving average
-    (``generator_ema``) then gave macro-F1 0.786 against 0.776, ROC-AUC 0.894 against 0.891
+    keeps its loss near 0.27 and gave, at 74 epochs, macro-F1 0.776 against 0.756 and ROC-AUC
+    0.891 against 0.856 (``benchmarks/results/ablation_gan_classifier_decay_74.md``). The
+    generator's weights also keep drifting late in training; sampling from their moving
+    average (``generator_ema``) then gave macro-F1 0.786 against 0.776, ROC-AUC 0.894 against 0.891
     and detection AUC 0.782 against 0.788 (``ablation_gan_ema_74.md``), and at 25 epochs the
     same quality as without it (0.785 / 0.898 against 0.783 / 0.893,
     ``ablation_gan_ema_25.md``). Both on two seeds. The average's update is one pass over the
