@@ -25,7 +25,7 @@ import torch
 
 import genaug.synthesizers.base as base
 from genaug import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer
-from genaug.bench._common import machine_description, markdown_table, write_json, write_text
+from genaug.bench._common import machine_description, markdown_table, write_results
 from genaug.datasets import load_adult
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -148,10 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": machine_description(),
         "runs": runs,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "denormals.json", result)
-    write_text(args.out / "denormals.md", _markdown(result))
-    print(_markdown(result))
+    write_results(args.out / "denormals", result, _markdown(result))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import torch
 from tabular_models import _split, _tstr
 
 from genaug import GANSynthesizer
-from genaug.bench._common import machine_description, markdown_table, write_json, write_text
+from genaug.bench._common import machine_description, markdown_table, write_results
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "gan_epochs"
 SAMPLE_SEED = 123
@@ -113,8 +113,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "seconds": time.perf_counter() - started,
         "command": command,
     }
-    out = Path(args.out)
-    write_json(out.with_suffix(".json"), payload)
     text = (
         "# The GAN's TSTR along one fit (Adult)\n\n"
         f"Default GANSynthesizer{' with ' + args.set if args.set else ''}; 22,792 training rows, "
@@ -125,8 +123,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         + markdown_table(["epoch", *(f"seed {s}" for s in seeds)], rows)
         + f"\n\nCommand: `{command}`\n"
     )
-    write_text(out.with_suffix(".md"), text)
-    print(text)
+    write_results(args.out, payload, text)
     return payload
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from genaug.bench._common import machine_description, markdown_table, write_json, write_text
+from genaug.bench._common import machine_description, markdown_table, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # (rows, inputs, outputs): the default GAN generator's blocks and head on Adult (123 encoded
@@ -67,8 +67,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             record[name] = {"ms": seconds * 1e3, "gflops": flops / seconds / 1e9}
         records.append(record)
     payload = {"machine": machine_description(), "threads": args.threads, "results": records}
-    out = Path(args.out)
-    write_json(out / "matmul_probe.json", payload)
     rows = [
         [
             f"{r['shape'][0]} x {r['shape'][1]} x {r['shape'][2]}",
@@ -89,8 +87,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         + "\n\nCommand: `python benchmarks/matmul_probe.py"
         f" --threads {args.threads} --out benchmarks/results`\n"
     )
-    write_text(out / "matmul_probe.md", text)
-    print(text)
+    write_results(Path(args.out) / "matmul_probe", payload, text)
     return payload
 
 

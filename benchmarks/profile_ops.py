@@ -26,7 +26,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from genaug import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer
-from genaug.bench._common import machine_description, markdown_table, write_json, write_text
+from genaug.bench._common import machine_description, markdown_table, write_results
 from genaug.datasets import load_adult
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -184,10 +184,7 @@ def main() -> None:
         "machine": machine_description(),
         "models": models,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "profile_ops.json", result)
-    write_text(args.out / "profile_ops.md", _markdown(result))
-    print(_markdown(result))
+    write_results(args.out / "profile_ops", result, _markdown(result))
 
 
 if __name__ == "__main__":

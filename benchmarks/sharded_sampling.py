@@ -180,7 +180,7 @@ def main() -> None:
     import distributed
     import pyarrow
 
-    from genaug.bench._common import machine_description, write_json, write_text
+    from genaug.bench._common import machine_description, write_results
 
     load_before = [round(x, 2) for x in os.getloadavg()]
     work = Path(tempfile.mkdtemp(prefix="genaug-shards-bench-"))
@@ -225,10 +225,7 @@ def main() -> None:
         "load_average_before": load_before,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "sharded_sampling.json", result)
-    write_text(args.out / "sharded_sampling.md", _markdown(result))
-    print(_markdown(result))
+    write_results(args.out / "sharded_sampling", result, _markdown(result))
 
 
 if __name__ == "__main__":

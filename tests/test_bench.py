@@ -251,3 +251,12 @@ def test_a_tiny_tabular_run_writes_every_fold_and_the_headline(tabular, tmp_path
     text = (tmp_path / "tabular.md").read_text()
     assert "Reduced configuration" in text and "## Headline: wins and losses" in text
     assert "Cells where auto trails none" in text
+
+
+def test_write_results_writes_both_files_in_a_new_folder_and_prints(tmp_path, capsys):
+    from genaug.bench._common import write_results
+
+    write_results(tmp_path / "new" / "probe", {"value": np.float32(1.5)}, "# Probe\n")
+    assert json.loads((tmp_path / "new" / "probe.json").read_text()) == {"value": 1.5}
+    assert (tmp_path / "new" / "probe.md").read_text() == "# Probe\n"
+    assert "# Probe" in capsys.readouterr().out

@@ -57,6 +57,16 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_file(path, lambda p: Path(p).write_text(text, encoding="utf-8"))
 
 
+def write_results(stem: str | os.PathLike, payload: dict[str, Any], markdown: str) -> None:
+    """Write a benchmark's ``stem.json`` and ``stem.md`` (creating the folder) and print the
+    Markdown."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    write_json(stem.with_name(stem.name + ".json"), payload)
+    write_text(stem.with_name(stem.name + ".md"), markdown)
+    print(markdown)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
