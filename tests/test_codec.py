@@ -138,6 +138,29 @@ def test_state_survives_json(mixed_frame):
     pd.testing.assert_frame_equal(codec.inverse_transform(Z), again.inverse_transform(Z))
 
 
+def test_one_hot_decoding_reads_the_same_slots_as_argmax(mixed_frame):
+    codec = TabularCodec(random_state=0).fit(mixed_frame)
+    rng = np.random.default_rng(1)
+    Z = codec.transform(mixed_frame)
+    # Random one-hot rows (every slot of every span, the missing-value slots included).
+    for span in codec.spans_:
+        if span.kind == "categorical":
+            Z[:, span.start : span.stop] = np.eye(span.size)[rng.integers(0, span.size, len(Z))]
+    pd.testing.assert_frame_equal(
+        codec._inverse_transform(Z, one_hot=True), codec.inverse_transform(Z)
+    )
+    # A span that is not one-hot after all, or a row with a non-finite value, falls back to
+    # the argmax instead of reading a wrong slot.
+    soft = Z.astype(np.float64)
+    span = next(s for s in codec.spans_ if s.column == "city")
+    soft[:5, span.start : span.stop] = rng.random((5, span.size))
+    value = next(s for s in codec.spans_ if s.kind == "continuous")
+    soft[5, value.start] = np.inf
+    soft[6, value.start] = np.nan
+    fast = codec._inverse_transform(soft, one_hot=True)
+    pd.testing.assert_frame_equal(fast, codec.inverse_transform(soft))
+
+
 def test_transform_handles_unknown_categories(mixed_frame):
     codec = TabularCodec().fit(mixed_frame)
     other = mixed_frame.head(3).copy()

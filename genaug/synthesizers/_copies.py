@@ -202,7 +202,7 @@ class CopyFilter:
         if self.images:
             z = block.reshape(block.shape[0], -1).astype(np.float64)
         else:
-            decoded = self.model.codec_.inverse_transform(block)
+            decoded = self.model._decode_rows(block)
             if not isinstance(decoded, pd.DataFrame):
                 decoded = pd.DataFrame(decoded, columns=self.columns)
                 if decoded.dtypes.eq(object).any():

@@ -936,8 +936,15 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 ]
                 pending_rows -= take
 
+    def _decode_rows(self, block: np.ndarray) -> Any:
+        """Generated rows in the training data's form."""
+        if self._image_shape() is None:
+            # Tables: every categorical span of a generated row is one-hot.
+            return self.codec_._inverse_transform(block, one_hot=True)
+        return self.codec_.inverse_transform(block)
+
     def _finish_chunk(self, block: np.ndarray, codes: np.ndarray | None) -> Any:
-        X = self.codec_.inverse_transform(block)
+        X = self._decode_rows(block)
         if codes is None:
             return X
         return X, self._decode_labels(codes)
