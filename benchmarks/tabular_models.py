@@ -21,7 +21,9 @@ The TRTR row (the same classifier trained on the real training part) is the ceil
 ``gan-wgan-gp`` and ``gan-standard`` (the adversarial objective), ``gan-no-aux`` (without the
 auxiliary classifier), ``gan-cls-decay-1e-6`` (the auxiliary classifier penalised as lightly
 as the other networks, as before ``classifier_weight_decay``), ``gan-no-ema`` (sampling from
-the last step's generator instead of its weight average), ``gan-pac10`` (CTGAN's packing of
+the last step's generator instead of its weight average), ``gan-es-detection`` and
+``gan-es-utility`` (early stopping by either ``validation_metric``; ``--epochs`` is then the
+most epochs), ``gan-pac10`` (CTGAN's packing of
 10 rows and dropout 0.5), ``vaegan-standard`` and ``vaegan-wgan-gp``.
 
 Usage (from the repository root)::
@@ -79,6 +81,10 @@ MODELS: dict[str, Callable[..., Any]] = {
     "gan-no-aux": lambda **kw: GANSynthesizer(auxiliary_classifier=False, **kw),
     "gan-cls-decay-1e-6": lambda **kw: GANSynthesizer(classifier_weight_decay=1e-6, **kw),
     "gan-no-ema": lambda **kw: GANSynthesizer(generator_ema=0.0, **kw),
+    "gan-es-detection": lambda **kw: GANSynthesizer(early_stopping=True, **kw),
+    "gan-es-utility": lambda **kw: GANSynthesizer(
+        early_stopping=True, validation_metric="utility", **kw
+    ),
     "gan-d128": lambda **kw: GANSynthesizer(discriminator_hidden=(128, 128), **kw),
     "gan-g128-d128": lambda **kw: GANSynthesizer(
         generator_hidden=(128, 128), discriminator_hidden=(128, 128), **kw
@@ -193,6 +199,7 @@ def run_model(
         "class": type(syn).__name__,
         "params": {k: v for k, v in syn.get_params().items() if k not in ("verbose",)},
         "epochs": epochs_run,
+        "best_epoch": getattr(syn, "best_epoch_", None),
         "fit_seconds": fit_seconds,
         "seconds_per_epoch": fit_seconds / epochs_run,
         "sample_rows": n,
@@ -202,7 +209,9 @@ def run_model(
         "final_losses": {k: v[-1] for k, v in syn.history_.items() if k != "epoch"},
     }
     log(
-        f"{name} (seed {seed}): {epochs_run} epochs in {fit_seconds:.1f} s, "
+        f"{name} (seed {seed}): {epochs_run} epochs in {fit_seconds:.1f} s"
+        + (f" (kept epoch {record['best_epoch']})" if record["best_epoch"] else "")
+        + ", "
         f"{record['sample_rows_per_second']:.0f} rows/s, macro-F1 {scores['tstr_macro_f1']:.3f}, "
         f"AUC {scores['tstr_roc_auc']:.3f}, detection {det:.3f}"
     )
@@ -253,10 +262,11 @@ def _table(records: list[dict[str, Any]], trtr: dict[str, float]) -> str:
             values = [r[key] for r in mine]
             return mean_std(values) if len(values) > 1 else f"{values[0]:.3f}"
 
+        kept = [r["best_epoch"] for r in mine if r.get("best_epoch")]
         rows.append(
             [
                 name,
-                f"{med('epochs'):.0f}",
+                f"{med('epochs'):.0f}" + (f" (kept {'/'.join(map(str, kept))})" if kept else ""),
                 f"{med('fit_seconds'):.0f}",
                 f"{med('seconds_per_epoch'):.2f}",
                 f"{med('sample_rows_per_second'):,.0f}",

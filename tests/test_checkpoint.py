@@ -212,6 +212,20 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(tmp_path, name):
         assert resumed.best_epoch_ == plain.best_epoch_
 
 
+def test_utility_early_stopping_resumes_to_the_uninterrupted_result(tmp_path):
+    X, y = _data()
+    options = dict(early_stopping=True, validation_every=2, validation_metric="utility")
+    plain = _model("GANSynthesizer", **options).fit(X, y)
+    broken = _model("GANSynthesizer", **options)
+    _interrupt_after(broken, 3)
+    with pytest.raises(_Interrupt):
+        broken.fit(X, y, checkpoint_dir=tmp_path)
+    resumed = _model("GANSynthesizer", **options).fit(X, y, checkpoint_dir=tmp_path)
+    _assert_same_fit(plain, resumed)
+    assert len(plain.history_["validation_utility_auc"]) == 3
+    assert resumed.best_epoch_ == plain.best_epoch_
+
+
 def test_checkpoint_every_and_files(tmp_path):
     X, y = _data()
     model = _model("VAESynthesizer", epochs=7)

@@ -14,7 +14,12 @@ from sklearn.base import clone
 import genaug
 import genaug.metrics.detection
 from genaug import GANSynthesizer
-from genaug.exceptions import InvalidParameterError, NotFittedError, TrainingDivergedError
+from genaug.exceptions import (
+    InvalidDataError,
+    InvalidParameterError,
+    NotFittedError,
+    TrainingDivergedError,
+)
 from genaug.synthesizers._batches import effective_batch_size
 
 from .conftest import make_mixed_frame
@@ -251,6 +256,57 @@ def test_early_stopping_with_the_detection_metric(toy, tmp_path):
     assert syn.best_epoch_ in (2, 4)
     syn.save(tmp_path / "es")
     assert genaug.load(tmp_path / "es").best_epoch_ == syn.best_epoch_
+
+
+def test_early_stopping_on_utility_keeps_the_highest_auc(toy, monkeypatch):
+    import genaug.metrics.utility
+
+    X, y = toy
+    syn = _tiny(epochs=50, early_stopping=True, validation_every=2, patience=2)
+    syn.set_params(validation_metric="utility")
+    scores = iter([0.6, 0.8, 0.7, 0.75, 0.9])
+    seen = []
+
+    def scripted_auc(X_syn, y_syn, X_real, y_real, *, random_state=0):
+        # Balanced synthetic rows of both classes, scored on the 200 held-out rows' labels.
+        assert X_syn.shape == (genaug.synthesizers._mixins.MAX_VALIDATION_ROWS, X_real.shape[1])
+        assert np.array_equal(np.bincount(y_syn), [2500, 2500])
+        assert X_real.shape[0] == len(y_real) == 200 and set(y_real) == {0, 1}
+        seen.append({k: v.clone() for k, v in syn.generator_.state_dict().items()})
+        return next(scores)
+
+    monkeypatch.setattr(genaug.metrics.utility, "tstr_roc_auc", scripted_auc)
+    syn.fit(X, y)
+    # Higher is better: best at the 2nd check (epoch 4); patience 2 stops at epoch 8.
+    assert syn.history_["validation_utility_auc"] == [0.6, 0.8, 0.7, 0.75]
+    assert "validation_detection_auc" not in syn.history_
+    assert syn.history_["epoch"] == list(range(1, 9)) and syn.best_epoch_ == 4
+    kept = syn.generator_.state_dict()
+    assert all(torch.equal(kept[k], seen[1][k]) for k in kept)
+
+
+def test_early_stopping_with_the_utility_metric(toy, tmp_path):
+    X, y = toy
+    syn = _tiny(epochs=4, early_stopping=True, validation_every=2, validation_metric="utility")
+    syn.fit(X, y)
+    curve = syn.history_["validation_utility_auc"]
+    assert len(curve) == 2 and all(0.0 <= v <= 1.0 for v in curve)
+    assert syn.best_epoch_ == syn.history_["validation_epoch"][int(np.argmax(curve))]
+    syn.save(tmp_path / "es")
+    again = genaug.load(tmp_path / "es")
+    assert again.validation_metric == "utility" and again.best_epoch_ == syn.best_epoch_
+
+
+def test_utility_metric_needs_labels_of_two_classes(toy):
+    X, y = toy
+    with pytest.raises(InvalidParameterError, match=r"validation_metric='utility'.*fit with y"):
+        _tiny(early_stopping=True, validation_metric="utility").fit(X)
+    with pytest.raises(InvalidParameterError, match="validation_metric"):
+        _tiny(early_stopping=True, validation_metric="tstr").fit(X, y)
+    # Two rows of the second class, both outside the 10 % held out with this seed.
+    few = pd.Series(np.where(np.arange(len(y)) < 2, "odd", "even"), name="label")
+    with pytest.raises(InvalidDataError, match="all of one class"):
+        _tiny(early_stopping=True, validation_metric="utility").fit(X, few)
 
 
 def _classifier_decay(syn: GANSynthesizer) -> float:

@@ -374,6 +374,13 @@ def test_gan_with_packing_dropout_and_early_stopping_on_images(digits):
     assert syn.sample(4, y=5, random_state=0)[0].shape == (4, 8, 8)
 
 
+def test_utility_early_stopping_is_refused_on_images(digits):
+    X, y = digits
+    syn = tiny(GANSynthesizer, early_stopping=True, validation_metric="utility")
+    with pytest.raises(InvalidParameterError, match="images are scored by detection"):
+        syn.fit(X[:100], y[:100])
+
+
 def test_vaegan_with_wgan_gp_on_images(digits):
     X, y = digits
     syn = tiny(VAEGANSynthesizer, adversarial_loss="wgan-gp", random_state=0, epochs=1)

@@ -265,6 +265,19 @@ def test_utility_reports_gain_over_the_real_baseline():
     assert table.loc["gap_synthetic", "roc_auc"] < -0.15
 
 
+def test_tstr_roc_auc_on_encoded_rows():
+    from genaug.metrics.utility import tstr_roc_auc
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 3000)
+    X = np.eye(3)[y] * 2.0 + rng.normal(size=(3000, 3))
+    good = tstr_roc_auc(X[:1500], y[:1500], X[1500:], y[1500:], random_state=2**40)
+    shuffled = tstr_roc_auc(X[:1500], rng.permutation(y[:1500]), X[1500:], y[1500:])
+    assert good > 0.85 and abs(shuffled - 0.5) < 0.05
+    # One class in the synthetic rows: nothing to learn, NaN rather than a number.
+    assert np.isnan(tstr_roc_auc(X[:100], np.zeros(100, dtype=int), X[1500:], y[1500:]))
+
+
 def test_classification_scores_known_values():
     y = np.array(["a", "a", "b", "b"], dtype=object)
     proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])

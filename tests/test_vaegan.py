@@ -154,3 +154,12 @@ def test_early_stopping_with_the_detection_metric(toy):
     epochs = syn.history_["validation_epoch"]
     assert epochs in ([2], [2, 4]) and syn.best_epoch_ in epochs
     assert len(syn.history_["epoch"]) == epochs[-1]
+
+
+def test_early_stopping_with_the_utility_metric(toy):
+    X, y = toy
+    syn = _tiny(epochs=4, early_stopping=True, validation_every=2, validation_metric="utility")
+    syn.fit(X, y)
+    curve = syn.history_["validation_utility_auc"]
+    assert len(curve) == 2 and all(0.0 <= v <= 1.0 for v in curve)
+    assert syn.best_epoch_ == syn.history_["validation_epoch"][int(np.argmax(curve))]

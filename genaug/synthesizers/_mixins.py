@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from genaug._random import derive_seed, torch_generator
-from genaug._validation import Interval, Satisfies
-from genaug.exceptions import InvalidDataError
+from genaug._validation import Interval, Options, Satisfies
+from genaug.exceptions import InvalidDataError, InvalidParameterError
 from genaug.synthesizers._checkpoint import score_from_json, score_to_json
 from genaug.synthesizers.base import SAMPLE_CHUNK
 
@@ -21,6 +21,7 @@ EARLY_STOPPING_CONSTRAINTS: dict[str, list] = {
     "validation_fraction": [Interval(float, 0, 1, closed="neither")],
     "validation_every": [Interval(int, 1, None)],
     "patience": [Interval(int, 1, None)],
+    "validation_metric": [Options(("detection", "utility"))],
 }
 
 # Rows of the held-out slice scored at each check (and as many synthetic rows): enough for a
@@ -80,13 +81,25 @@ class EarlyStoppingMixin:
 
     With ``early_stopping=True``, a ``validation_fraction`` of the training rows is held out
     of training. Every ``validation_every`` epochs (and after the last one) the synthesizer
-    draws as many rows as the held-out slice has (at most ``MAX_VALIDATION_ROWS``) and scores
-    them against it with :func:`genaug.metrics.detection.detection_auc` in the encoded space
-    (labels appended as one-hot columns): the AUC of a classifier telling real from
-    synthetic, lower is better, 0.5 ideal. The weights of the best check are kept; training
-    stops after ``patience`` checks without improvement. ``history_["validation_epoch"]`` and
-    ``history_["validation_detection_auc"]`` hold the curve and ``best_epoch_`` the epoch
-    whose weights were kept.
+    draws rows and scores them against the held-out slice (at most ``MAX_VALIDATION_ROWS`` of
+    it), in the encoded space, by ``validation_metric``:
+
+    * ``"detection"``: as many rows as the slice has, scored with
+      :func:`genaug.metrics.detection.detection_auc` (labels appended as one-hot columns):
+      the AUC of a classifier telling real from synthetic, lower is better, 0.5 ideal.
+      Recorded in ``history_["validation_detection_auc"]``.
+    * ``"utility"`` (tables fitted with labels): ``MAX_VALIDATION_ROWS`` rows, the same
+      number of each class, train a gradient-boosting classifier whose ROC-AUC on the
+      held-out rows' labels is the score (:func:`genaug.metrics.utility.tstr_roc_auc`), higher
+      is better. Recorded in ``history_["validation_utility_auc"]``. It watches what
+      augmentation is for: on Adult the GAN's samples kept getting harder to detect while the
+      classifiers trained on them got worse (``benchmarks/gan_epochs.py``), and only this
+      score follows that fall. A gradient-boosting model is needed: a logistic regression
+      on the same rows did not see it.
+
+    The weights of the best check are kept; training stops after ``patience`` checks without
+    improvement. ``history_["validation_epoch"]`` holds the checks' epochs and
+    ``best_epoch_`` the epoch whose weights were kept.
 
     The family's ``_prepare_training`` and ``_finish_training``, if it has them, must call
     ``super()``.
@@ -99,6 +112,14 @@ class EarlyStoppingMixin:
         self._validation = None
         if not self.early_stopping:
             return None
+        utility = self._validation_metric() == "utility"
+        if utility and (cond is None or self._image_shape() is not None):
+            raise InvalidParameterError(
+                "validation_metric='utility' scores a classifier trained on synthetic rows "
+                "against the held-out rows' labels, so it needs a table fitted with y; "
+                + ("fit with y" if cond is None else "images are scored by detection")
+                + ", or use validation_metric='detection'."
+            )
         n = data.shape[0]
         n_val = round(self.validation_fraction * n)
         if n_val < 2 or n - n_val < 2:
@@ -111,10 +132,20 @@ class EarlyStoppingMixin:
         held, kept = perm[:n_val], perm[n_val:]
         # Images are scored as flat vectors of pixels.
         real = data[held[:MAX_VALIDATION_ROWS]].flatten(1)
-        if cond is not None:
+        labels = None
+        if utility:
+            labels = cond[held[:MAX_VALIDATION_ROWS]].argmax(dim=1).cpu().numpy()
+            if np.unique(labels).size < 2:
+                raise InvalidDataError(
+                    f"early_stopping with validation_metric='utility' holds out {n_val} rows, "
+                    "all of one class, so no ROC-AUC can be computed on them. Use a larger "
+                    "validation_fraction or validation_metric='detection'."
+                )
+        elif cond is not None:
             real = torch.cat([real, cond[held[:MAX_VALIDATION_ROWS]]], dim=1)
         self._validation = {
             "real": real.cpu().numpy(),
+            "labels": labels,
             "best_score": math.inf,
             "best_state": None,
             "bad_checks": 0,
@@ -122,23 +153,53 @@ class EarlyStoppingMixin:
         }
         return data[kept], None if cond is None else cond[kept]
 
-    def _validation_score(self) -> float:
-        from genaug.metrics.detection import detection_auc
+    def _validation_metric(self) -> str:
+        # Families without the parameter score by detection.
+        return getattr(self, "validation_metric", "detection")
 
+    def _validation_score(self) -> float:
+        """The check's score, lower is better (1 - AUC for utility)."""
         state = self._validation
-        n = state["real"].shape[0]
         seed = derive_seed(self.seed_, 5, state["checks"])
         generator = torch_generator(seed, self.device_)
-        labels = self._chunk_labels(self._label_plan(n, None), 0, n, generator)
+        if state["labels"] is not None:
+            return 1.0 - self._utility_auc(state, generator, seed)
+        return self._detection_auc(state, generator, seed)
+
+    def _validation_rows(
+        self, n: int, labels: torch.Tensor | None, generator: torch.Generator
+    ) -> torch.Tensor:
+        """``n <= SAMPLE_CHUNK`` encoded rows (flattened), from one forward pass."""
         c = None
         if labels is not None:
             c = torch.nn.functional.one_hot(labels, self.cond_dim_).float().to(self.device_)
         self._set_train(False)
         with torch.no_grad(), self._autocast():
-            fake = self._generate(n, c, generator).flatten(1).float()  # n <= SAMPLE_CHUNK
+            fake = self._generate(n, c, generator).flatten(1).float()
         self._set_train(True)
-        if c is not None:
-            fake = torch.cat([fake, c], dim=1)
+        return fake
+
+    def _utility_auc(self, state: dict, generator: torch.Generator, seed: int) -> float:
+        from genaug.metrics.utility import tstr_roc_auc
+
+        # The same number of rows of every class, so that rare classes are learned too (a
+        # ROC-AUC does not depend on the class balance of the training rows).
+        k = len(self.classes_)
+        labels = torch.arange(MAX_VALIDATION_ROWS) % k
+        fake = self._validation_rows(MAX_VALIDATION_ROWS, labels, generator)
+        return tstr_roc_auc(
+            fake.cpu().numpy(), labels.numpy(), state["real"], state["labels"], random_state=seed
+        )
+
+    def _detection_auc(self, state: dict, generator: torch.Generator, seed: int) -> float:
+        from genaug.metrics.detection import detection_auc
+
+        n = state["real"].shape[0]
+        labels = self._chunk_labels(self._label_plan(n, None), 0, n, generator)
+        fake = self._validation_rows(n, labels, generator)
+        if labels is not None:
+            one_hot = torch.nn.functional.one_hot(labels, self.cond_dim_).float()
+            fake = torch.cat([fake, one_hot.to(fake.device)], dim=1)
         return float(
             detection_auc(state["real"], fake.float().cpu().numpy(), n_splits=3, random_state=seed)
         )
@@ -154,7 +215,10 @@ class EarlyStoppingMixin:
         score = self._over_ranks({"score": self._validation_score()})["score"]
         state["checks"] += 1
         self.history_.setdefault("validation_epoch", []).append(epoch)
-        self.history_.setdefault("validation_detection_auc", []).append(score)
+        if state["labels"] is not None:
+            self.history_.setdefault("validation_utility_auc", []).append(1.0 - score)
+        else:
+            self.history_.setdefault("validation_detection_auc", []).append(score)
         if score < state["best_score"]:
             state["best_score"] = score
             state["bad_checks"] = 0

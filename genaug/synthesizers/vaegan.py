@@ -71,14 +71,19 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         Weight of the gradient penalty (``"wgan-gp"`` only).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, score samples against them every
-        ``validation_every`` epochs with a detection AUC, keep the best weights and stop after
-        ``patience`` checks without improvement.
+        ``validation_every`` epochs by ``validation_metric``, keep the best weights and stop
+        after ``patience`` checks without improvement.
     validation_fraction : float, default=0.1
         Share of the rows held out of training when ``early_stopping``.
     validation_every : int, default=5
         Epochs between two checks.
     patience : int, default=5
         Checks without improvement before training stops.
+    validation_metric : {"detection", "utility"}, default="detection"
+        The score of a check: ``"detection"``, how well a classifier tells generated rows
+        from the held-out ones (lower is better); ``"utility"`` (tables fitted with ``y``), the
+        ROC-AUC on the held-out rows' labels of a classifier trained on generated rows
+        (higher is better). See :class:`~genaug.synthesizers._mixins.EarlyStoppingMixin`.
     {{common_parameters}}
     Attributes
     ----------
@@ -89,7 +94,8 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
     history_ : dict of lists
         Per-epoch means of the ``"discriminator"``, ``"kl"``, ``"feature"``,
         ``"categorical"`` and ``"adversarial"`` losses (and ``"gradient_penalty"``); with
-        ``early_stopping`` also ``"validation_epoch"`` and ``"validation_detection_auc"``.
+        ``early_stopping`` also ``"validation_epoch"`` and ``"validation_detection_auc"`` (or
+        ``"validation_utility_auc"``).
     See :class:`~genaug.synthesizers.base.BaseSynthesizer` for the attributes every
     synthesizer has (``codec_``, ``classes_``...).
 
@@ -145,6 +151,7 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         validation_fraction: float = 0.1,
         validation_every: int = 5,
         patience: int = 5,
+        validation_metric: str = "detection",
         discrete_columns: list | None = None,
         continuous_encoding: str = "quantile",
         image_size: int | None = None,
@@ -170,6 +177,7 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         self.validation_fraction = validation_fraction
         self.validation_every = validation_every
         self.patience = patience
+        self.validation_metric = validation_metric
         self.discrete_columns = discrete_columns
         self.continuous_encoding = continuous_encoding
         self.image_size = image_size
