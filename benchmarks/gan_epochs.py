@@ -69,7 +69,7 @@ def _validation_scores(model: GANSynthesizer, seed: int) -> dict[str, float]:
     state = model._validation
     generator = torch.Generator().manual_seed(seed)
     labels = torch.arange(MAX_VALIDATION_ROWS) % len(model.classes_)
-    fake = model._validation_rows(MAX_VALIDATION_ROWS, labels, generator).numpy()
+    fake = model._validation_rows(MAX_VALIDATION_ROWS, labels, generator, seed).numpy()
     logistic = LogisticRegression(max_iter=1000).fit(fake, labels.numpy())
     one_hot = np.eye(len(model.classes_))[state["labels"]]
     with_labels = {**state, "real": np.hstack([state["real"], one_hot])}
