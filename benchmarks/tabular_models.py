@@ -23,8 +23,8 @@ auxiliary classifier), ``gan-cls-decay-1e-6`` (the auxiliary classifier penalise
 as the other networks, as before ``classifier_weight_decay``), ``gan-no-ema`` (sampling from
 the last step's generator instead of its weight average), ``gan-es-detection`` and
 ``gan-es-utility`` (early stopping by either ``validation_metric``; ``--epochs`` is then the
-most epochs), ``gan-pac10`` (CTGAN's packing of
-10 rows and dropout 0.5), ``vaegan-standard`` and ``vaegan-wgan-gp``.
+most epochs; also ``vaegan-es-detection`` and ``vaegan-es-utility``), ``gan-pac10``
+(CTGAN's packing of 10 rows and dropout 0.5), ``vaegan-standard`` and ``vaegan-wgan-gp``.
 
 Usage (from the repository root)::
 
@@ -81,7 +81,9 @@ MODELS: dict[str, Callable[..., Any]] = {
     "gan-no-aux": lambda **kw: GANSynthesizer(auxiliary_classifier=False, **kw),
     "gan-cls-decay-1e-6": lambda **kw: GANSynthesizer(classifier_weight_decay=1e-6, **kw),
     "gan-no-ema": lambda **kw: GANSynthesizer(generator_ema=0.0, **kw),
-    "gan-es-detection": lambda **kw: GANSynthesizer(early_stopping=True, **kw),
+    "gan-es-detection": lambda **kw: GANSynthesizer(
+        early_stopping=True, validation_metric="detection", **kw
+    ),
     "gan-es-utility": lambda **kw: GANSynthesizer(
         early_stopping=True, validation_metric="utility", **kw
     ),
@@ -90,6 +92,12 @@ MODELS: dict[str, Callable[..., Any]] = {
         generator_hidden=(128, 128), discriminator_hidden=(128, 128), **kw
     ),
     "gan-pac10": lambda **kw: GANSynthesizer(pac=10, discriminator_dropout=0.5, **kw),
+    "vaegan-es-detection": lambda **kw: VAEGANSynthesizer(
+        early_stopping=True, validation_metric="detection", **kw
+    ),
+    "vaegan-es-utility": lambda **kw: VAEGANSynthesizer(
+        early_stopping=True, validation_metric="utility", **kw
+    ),
     "vaegan-standard": lambda **kw: VAEGANSynthesizer(adversarial_loss="standard", **kw),
     "vaegan-wgan-gp": lambda **kw: VAEGANSynthesizer(adversarial_loss="wgan-gp", **kw),
 }

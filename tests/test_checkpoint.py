@@ -334,6 +334,20 @@ def test_resuming_with_other_data_or_parameters_raises(tmp_path, change, error, 
     assert (tmp_path / "epoch-000002").is_dir()
 
 
+def test_checkpoint_from_before_a_parameter_existed_names_it(tmp_path):
+    X, y = _data()
+    broken = _model("GANSynthesizer")
+    _interrupt_after(broken, 2)
+    with pytest.raises(_Interrupt):
+        broken.fit(X, y, checkpoint_dir=tmp_path)
+    config_path = tmp_path / "epoch-000002" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["checkpoint"]["fingerprint"]["params"]["validation_metric"]
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(InvalidParameterError, match="validation_metric=<not in the checkpoint>"):
+        _model("GANSynthesizer").fit(X, y, checkpoint_dir=tmp_path)
+
+
 def test_unseeded_run_resumes_with_its_own_seed(tmp_path):
     X, y = _data()
     model = VAESynthesizer(epochs=5, device="cpu", **SMALL["VAESynthesizer"])

@@ -247,7 +247,8 @@ def test_early_stopping_decisions_agree(launch):
     # Every epoch was checked, on scores averaged over the ranks' held-out rows.
     assert history["validation_epoch"] == history["epoch"]
     assert first["best_epoch"] == second["best_epoch"] is not None
-    assert history["validation_detection_auc"] == second["history"]["validation_detection_auc"]
+    # Labelled table: validation_metric="auto" scores by utility.
+    assert history["validation_utility_auc"] == second["history"]["validation_utility_auc"]
 
 
 def test_ranks_given_different_data_fail_together(launch):

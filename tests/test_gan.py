@@ -228,7 +228,13 @@ def test_mixed_types_and_conditioning_on_missing_values():
 
 def test_early_stopping_keeps_best_weights_and_records_the_curve(toy, monkeypatch):
     X, y = toy
-    syn = _tiny(epochs=50, early_stopping=True, validation_every=2, patience=2)
+    syn = _tiny(
+        epochs=50,
+        early_stopping=True,
+        validation_every=2,
+        patience=2,
+        validation_metric="detection",
+    )
     scores = iter([0.9, 0.7, 0.8, 0.85, 0.6])
     seen = []
 
@@ -250,7 +256,8 @@ def test_early_stopping_keeps_best_weights_and_records_the_curve(toy, monkeypatc
 
 def test_early_stopping_with_the_detection_metric(toy, tmp_path):
     X, y = toy
-    syn = _tiny(epochs=4, early_stopping=True, validation_every=2).fit(X, y)
+    syn = _tiny(epochs=4, early_stopping=True, validation_every=2, validation_metric="detection")
+    syn.fit(X, y)
     curve = syn.history_["validation_detection_auc"]
     assert len(curve) == 2 and all(0.0 <= v <= 1.0 for v in curve)
     assert syn.best_epoch_ in (2, 4)
@@ -263,7 +270,7 @@ def test_early_stopping_scores_rows_as_decoded(monkeypatch):
     # does not, and a detector separated the two on that alone (AUC 1.0 at every check).
     frame = make_mixed_frame(n=400, seed=2)
     labels = pd.Series(np.arange(400) % 2)
-    syn = _tiny(epochs=2, early_stopping=True, validation_every=1)
+    syn = _tiny(epochs=2, early_stopping=True, validation_every=1, validation_metric="detection")
     captured = []
 
     def capture(real, synthetic, *, n_splits=3, max_rows=5000, random_state=None):
@@ -315,6 +322,20 @@ def test_early_stopping_with_the_utility_metric(toy, tmp_path):
     syn.save(tmp_path / "es")
     again = genaug.load(tmp_path / "es")
     assert again.validation_metric == "utility" and again.best_epoch_ == syn.best_epoch_
+
+
+def test_auto_metric_is_utility_on_labelled_tables_else_detection(toy):
+    X, y = toy
+    labelled = _tiny(epochs=2, early_stopping=True, validation_every=1).fit(X, y)
+    assert labelled.validation_metric == "auto"
+    assert "validation_utility_auc" in labelled.history_
+    assert "validation_detection_auc" not in labelled.history_
+    unlabelled = _tiny(epochs=2, early_stopping=True, validation_every=1).fit(X)
+    assert len(unlabelled.history_["validation_detection_auc"]) == 2
+    # A held-out slice of one class has no ROC-AUC: detection instead of an error.
+    few = pd.Series(np.where(np.arange(len(y)) < 2, "odd", "even"), name="label")
+    rare = _tiny(epochs=2, early_stopping=True, validation_every=1).fit(X, few)
+    assert len(rare.history_["validation_detection_auc"]) == 2
 
 
 def test_utility_metric_needs_labels_of_two_classes(toy):

@@ -150,7 +150,13 @@ def test_mixed_types_come_back_in_the_input_form():
 
 def test_early_stopping_with_the_detection_metric(toy):
     X, y = toy
-    syn = _tiny(epochs=4, early_stopping=True, validation_every=2, patience=1).fit(X, y)
+    syn = _tiny(
+        epochs=4,
+        early_stopping=True,
+        validation_every=2,
+        patience=1,
+        validation_metric="detection",
+    ).fit(X, y)
     epochs = syn.history_["validation_epoch"]
     assert epochs in ([2], [2, 4]) and syn.best_epoch_ in epochs
     assert len(syn.history_["epoch"]) == epochs[-1]

@@ -271,9 +271,12 @@ class Checkpointer:
             k for k in set(params) | set(old_params) if params.get(k) != old_params.get(k)
         )
         if changed:
-            shown = ", ".join(
-                f"{k}={old_params.get(k)!r} (now {params.get(k)!r})" for k in changed[:5]
-            )
+
+            def was(k: str) -> str:
+                # A parameter added since the checkpoint was written is not in it.
+                return repr(old_params[k]) if k in old_params else "<not in the checkpoint>"
+
+            shown = ", ".join(f"{k}={was(k)} (now {params.get(k)!r})" for k in changed[:5])
             raise InvalidParameterError(
                 f"The checkpoint {where!r} was written with other parameters: {shown}. Resume "
                 "with the same parameters, or fit with resume=False to start over."

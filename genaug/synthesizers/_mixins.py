@@ -21,7 +21,7 @@ EARLY_STOPPING_CONSTRAINTS: dict[str, list] = {
     "validation_fraction": [Interval(float, 0, 1, closed="neither")],
     "validation_every": [Interval(int, 1, None)],
     "patience": [Interval(int, 1, None)],
-    "validation_metric": [Options(("detection", "utility"))],
+    "validation_metric": [Options(("auto", "detection", "utility"))],
 }
 
 # Rows of the held-out slice scored at each check (and as many synthetic rows): enough for a
@@ -82,7 +82,9 @@ class EarlyStoppingMixin:
     With ``early_stopping=True``, a ``validation_fraction`` of the training rows is held out
     of training. Every ``validation_every`` epochs (and after the last one) the synthesizer
     draws rows and scores them against the held-out slice (at most ``MAX_VALIDATION_ROWS`` of
-    it), in the encoded space, by ``validation_metric``:
+    it), in the encoded space, by ``validation_metric``; ``"auto"`` is ``"utility"`` on tables
+    fitted with labels (when the held-out slice holds two classes or more) and
+    ``"detection"`` otherwise:
 
     * ``"detection"``: as many rows as the slice has, scored with
       :func:`genaug.metrics.detection.detection_auc` (labels appended as one-hot columns):
@@ -92,10 +94,15 @@ class EarlyStoppingMixin:
       number of each class, train a gradient-boosting classifier whose ROC-AUC on the
       held-out rows' labels is the score (:func:`genaug.metrics.utility.tstr_roc_auc`), higher
       is better. Recorded in ``history_["validation_utility_auc"]``. It watches what
-      augmentation is for: on Adult the GAN's samples kept getting harder to detect while the
-      classifiers trained on them got worse (``benchmarks/gan_epochs.py``), and only this
-      score follows that fall. A gradient-boosting model is needed: a logistic regression
-      on the same rows did not see it.
+      augmentation is for. Along 150-epoch GAN fits on Adult (two seeds,
+      ``benchmarks/results/gan_epochs_validation.md``) it peaked with the TSTR on the test
+      rows (epochs 50-70) and fell with it after epoch 100 (0.880 -> 0.842-0.853 and
+      0.904 -> 0.863), while the detection AUC improved until epoch 70-90 and then held
+      (0.74-0.77). The classifier has to be non-linear: a logistic regression on the same
+      rows stayed flat (0.88-0.90) through the fall.
+
+    Generated table rows are decoded and encoded again before they are scored, so that they
+    are the rows a user gets (integers rounded, values clipped).
 
     The weights of the best check are kept; training stops after ``patience`` checks without
     improvement. ``history_["validation_epoch"]`` holds the checks' epochs and
@@ -112,8 +119,9 @@ class EarlyStoppingMixin:
         self._validation = None
         if not self.early_stopping:
             return None
-        utility = self._validation_metric() == "utility"
-        if utility and (cond is None or self._image_shape() is not None):
+        metric = self._validation_metric()
+        table_with_labels = cond is not None and self._image_shape() is None
+        if metric == "utility" and not table_with_labels:
             raise InvalidParameterError(
                 "validation_metric='utility' scores a classifier trained on synthetic rows "
                 "against the held-out rows' labels, so it needs a table fitted with y; "
@@ -133,15 +141,17 @@ class EarlyStoppingMixin:
         # Images are scored as flat vectors of pixels.
         real = data[held[:MAX_VALIDATION_ROWS]].flatten(1)
         labels = None
-        if utility:
+        if metric != "detection" and table_with_labels:
             labels = cond[held[:MAX_VALIDATION_ROWS]].argmax(dim=1).cpu().numpy()
-            if np.unique(labels).size < 2:
+            if np.unique(labels).size < 2 and metric == "auto":
+                labels = None  # no ROC-AUC on one class: detection instead
+            elif np.unique(labels).size < 2:
                 raise InvalidDataError(
                     f"early_stopping with validation_metric='utility' holds out {n_val} rows, "
                     "all of one class, so no ROC-AUC can be computed on them. Use a larger "
                     "validation_fraction or validation_metric='detection'."
                 )
-        elif cond is not None:
+        if labels is None and cond is not None:
             real = torch.cat([real, cond[held[:MAX_VALIDATION_ROWS]]], dim=1)
         self._validation = {
             "real": real.cpu().numpy(),
@@ -253,6 +263,7 @@ class EarlyStoppingMixin:
         if state is None:
             return plain, tensors
         plain["early_stopping"] = {
+            "metric": "detection" if state["labels"] is None else "utility",
             "best_score": score_to_json(state["best_score"]),
             "bad_checks": state["bad_checks"],
             "checks": state["checks"],
@@ -273,6 +284,13 @@ class EarlyStoppingMixin:
             raise ValueError("the checkpoint's early_stopping does not match this fit")
         if saved is None:
             return
+        mine = "detection" if self._validation["labels"] is None else "utility"
+        # Checkpoints written before validation_metric existed scored by detection.
+        if saved.get("metric", "detection") != mine:
+            raise ValueError(
+                f"the checkpoint's early stopping scored by {saved.get('metric', 'detection')}, "
+                f"this fit scores by {mine} (validation_metric)"
+            )
         best_state = None
         if saved["has_best"]:
             best_state = {}

@@ -169,11 +169,12 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         Epochs between two checks.
     patience : int, default=5
         Checks without improvement before training stops.
-    validation_metric : {"detection", "utility"}, default="detection"
+    validation_metric : {"auto", "detection", "utility"}, default="auto"
         The score of a check: ``"detection"``, how well a classifier tells generated rows
         from the held-out ones (lower is better); ``"utility"`` (tables fitted with ``y``), the
         ROC-AUC on the held-out rows' labels of a classifier trained on generated rows
-        (higher is better). See :class:`~genaug.synthesizers._mixins.EarlyStoppingMixin`.
+        (higher is better); ``"auto"``, utility where it applies, else detection. See
+        :class:`~genaug.synthesizers._mixins.EarlyStoppingMixin`.
     {{common_parameters}}
     Attributes
     ----------
@@ -285,7 +286,7 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         validation_fraction: float = 0.1,
         validation_every: int = 5,
         patience: int = 5,
-        validation_metric: str = "detection",
+        validation_metric: str = "auto",
         discrete_columns: list | None = None,
         continuous_encoding: str = "quantile",
         image_size: int | None = None,
