@@ -236,7 +236,11 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
     (0.87-0.89) at 300. A linear decay of the learning rate to zero did not help (an ad-hoc
     300-epoch probe, two seeds). On a table of Adult's size, 50-75 epochs (2,000-3,500 steps)
     are enough and best; on a small table, where an epoch has as few as 10 steps, the default
-    300 epochs are about 3,000 steps.
+    300 epochs are about 3,000 steps. ``early_stopping=True`` finds that point on its own:
+    with the utility check (the default on labelled tables) it stopped at 80-95 epochs and
+    kept epochs 55-70, for macro-F1 0.787 ± 0.003 and ROC-AUC 0.898 ± 0.002 in 56 s, against
+    0.773 / 0.880 after 300 epochs in 181 s and 0.772 / 0.876 with the detection check (three
+    seeds, ``benchmarks/results/early_stopping_300.md``).
 
     Examples
     --------
