@@ -169,3 +169,10 @@ def test_early_stopping_with_the_utility_metric(toy):
     curve = syn.history_["validation_utility_auc"]
     assert len(curve) == 2 and all(0.0 <= v <= 1.0 for v in curve)
     assert syn.best_epoch_ == syn.history_["validation_epoch"][int(np.argmax(curve))]
+
+
+def test_auto_metric_is_detection_for_the_vaegan(toy):
+    X, y = toy
+    syn = _tiny(epochs=2, early_stopping=True, validation_every=1).fit(X, y)
+    assert len(syn.history_["validation_detection_auc"]) == 2
+    assert "validation_utility_auc" not in syn.history_

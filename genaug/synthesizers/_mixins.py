@@ -84,7 +84,8 @@ class EarlyStoppingMixin:
     draws rows and scores them against the held-out slice (at most ``MAX_VALIDATION_ROWS`` of
     it), in the encoded space, by ``validation_metric``; ``"auto"`` is ``"utility"`` on tables
     fitted with labels (when the held-out slice holds two classes or more) and
-    ``"detection"`` otherwise:
+    ``"detection"`` otherwise, in families whose ``_AUTO_VALIDATION_METRIC`` is ``"utility"``
+    (the GAN); in the others (the VAE-GAN) it is ``"detection"``:
 
     * ``"detection"``: as many rows as the slice has, scored with
       :func:`genaug.metrics.detection.detection_auc` (labels appended as one-hot columns):
@@ -120,6 +121,8 @@ class EarlyStoppingMixin:
         if not self.early_stopping:
             return None
         metric = self._validation_metric()
+        if metric == "auto" and self._AUTO_VALIDATION_METRIC == "detection":
+            metric = "detection"
         table_with_labels = cond is not None and self._image_shape() is None
         if metric == "utility" and not table_with_labels:
             raise InvalidParameterError(
@@ -162,6 +165,9 @@ class EarlyStoppingMixin:
             "checks": 0,
         }
         return data[kept], None if cond is None else cond[kept]
+
+    # What validation_metric="auto" means for the family (see the class docstring).
+    _AUTO_VALIDATION_METRIC = "utility"
 
     def _validation_metric(self) -> str:
         # Families without the parameter score by detection.
