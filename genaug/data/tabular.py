@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy.special import ndtr, ndtri
 
 from genaug._validation import Interval, Options, Satisfies, validate_params
@@ -664,8 +665,10 @@ class TabularCodec:
             return np.zeros((0, Z.shape[0]), dtype=np.int64)
         if not one_hot or not np.issubdtype(Z.dtype, np.floating):
             return np.stack([Z[:, s.start : s.stop].argmax(axis=1) for s in spans])
-        with np.errstate(invalid="ignore", over="ignore"):  # inf * 0: handled below
-            product = Z @ self._code_weights.astype(Z.dtype, copy=False)
+        # In torch rather than numpy: numpy's BLAS threads, left spinning after the product,
+        # slowed the torch work of the next draw (separate-process runs, 2 cores).
+        weights = torch.from_numpy(self._code_weights.astype(Z.dtype, copy=False))
+        product = (torch.from_numpy(np.ascontiguousarray(Z)) @ weights).numpy()
         sizes = np.asarray([s.size for s in spans])
         exact = (product == np.rint(product)) & (product >= 0) & (product < sizes)
         codes = np.ascontiguousarray(np.where(exact, product, 0).astype(np.int64).T)
