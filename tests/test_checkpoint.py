@@ -296,16 +296,24 @@ def test_corrupted_checkpoint_is_a_clear_error(tmp_path, damage, match):
     _assert_same_fit(_model("VAESynthesizer").fit(X, y), fresh)
 
 
-def test_edited_checkpoint_state_is_a_clear_error(tmp_path):
+def _edited_checkpoint(tmp_path, name: str, edit) -> None:
+    """Interrupt a fit of ``name`` after 2 epochs and apply ``edit`` to its config.json."""
     X, y = _data()
-    broken = _model("VAESynthesizer")
+    broken = _model(name)
     _interrupt_after(broken, 2)
     with pytest.raises(_Interrupt):
         broken.fit(X, y, checkpoint_dir=tmp_path)
     config_path = tmp_path / "epoch-000002" / "config.json"
     config = json.loads(config_path.read_text())
-    del config["checkpoint"]["optimizers"]["vae"]
+    edit(config)
     config_path.write_text(json.dumps(config))
+
+
+def test_edited_checkpoint_state_is_a_clear_error(tmp_path):
+    X, y = _data()
+    _edited_checkpoint(
+        tmp_path, "VAESynthesizer", lambda c: c["checkpoint"]["optimizers"].pop("vae")
+    )
     with pytest.raises(ModelFileError, match=r"epoch-000002.*resume=False"):
         _model("VAESynthesizer").fit(X, y, checkpoint_dir=tmp_path)
 
@@ -336,14 +344,11 @@ def test_resuming_with_other_data_or_parameters_raises(tmp_path, change, error, 
 
 def test_checkpoint_from_before_a_parameter_existed_names_it(tmp_path):
     X, y = _data()
-    broken = _model("GANSynthesizer")
-    _interrupt_after(broken, 2)
-    with pytest.raises(_Interrupt):
-        broken.fit(X, y, checkpoint_dir=tmp_path)
-    config_path = tmp_path / "epoch-000002" / "config.json"
-    config = json.loads(config_path.read_text())
-    del config["checkpoint"]["fingerprint"]["params"]["validation_metric"]
-    config_path.write_text(json.dumps(config))
+    _edited_checkpoint(
+        tmp_path,
+        "GANSynthesizer",
+        lambda c: c["checkpoint"]["fingerprint"]["params"].pop("validation_metric"),
+    )
     with pytest.raises(InvalidParameterError, match="validation_metric=<not in the checkpoint>"):
         _model("GANSynthesizer").fit(X, y, checkpoint_dir=tmp_path)
 
