@@ -121,8 +121,6 @@ class EarlyStoppingMixin:
         if not self.early_stopping:
             return None
         metric = self._validation_metric()
-        if metric == "auto" and self._AUTO_VALIDATION_METRIC == "detection":
-            metric = "detection"
         table_with_labels = cond is not None and self._image_shape() is None
         if metric == "utility" and not table_with_labels:
             raise InvalidParameterError(
@@ -146,9 +144,10 @@ class EarlyStoppingMixin:
         labels = None
         if metric != "detection" and table_with_labels:
             labels = cond[held[:MAX_VALIDATION_ROWS]].argmax(dim=1).cpu().numpy()
-            if np.unique(labels).size < 2 and metric == "auto":
+            one_class = np.unique(labels).size < 2
+            if one_class and metric == "auto":
                 labels = None  # no ROC-AUC on one class: detection instead
-            elif np.unique(labels).size < 2:
+            elif one_class:
                 raise InvalidDataError(
                     f"early_stopping with validation_metric='utility' holds out {n_val} rows, "
                     "all of one class, so no ROC-AUC can be computed on them. Use a larger "
@@ -170,8 +169,12 @@ class EarlyStoppingMixin:
     _AUTO_VALIDATION_METRIC = "utility"
 
     def _validation_metric(self) -> str:
-        # Families without the parameter score by detection.
-        return getattr(self, "validation_metric", "detection")
+        """The parameter, with ``"auto"`` narrowed to the family's choice (families without
+        the parameter score by detection)."""
+        metric = getattr(self, "validation_metric", "detection")
+        if metric == "auto" and self._AUTO_VALIDATION_METRIC == "detection":
+            return "detection"
+        return metric
 
     def _validation_score(self) -> float:
         """The check's score, lower is better (1 - AUC for utility)."""
