@@ -436,3 +436,44 @@ def test_images_have_no_averaged_generator_by_default():
     averaged = GANSynthesizer(generator_ema=0.99, **small).fit(images)
     assert "generator_ema_" in averaged._module_names
     assert averaged.sample(3, random_state=0).shape == (3, 8, 8)
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_sampling_reads_one_hot_inputs_as_lookups_of_the_same_function(labelled, monkeypatch):
+    from genaug.nn.mlp import ResidualMLP
+
+    frame = make_mixed_frame(300)
+    y = np.where(frame["age"] > 50, "old", "young") if labelled else None
+    syn = _tiny(epochs=2, pac=2, batch_size=100).fit(frame, y)
+    c = None
+    if labelled:
+        c = torch.nn.functional.one_hot(torch.arange(40) % 2, 2).float()
+    calls = []
+    lookup = ResidualMLP.forward_one_hot
+
+    def recorded(self, dense, active):
+        out = lookup(self, dense, active)
+        calls.append((self, dense, active, out))
+        return out
+
+    monkeypatch.setattr(ResidualMLP, "forward_one_hot", recorded)
+    conditions = {"city": "Lima", "member": True}
+    with torch.no_grad():
+        syn._generate(40, c, torch.Generator().manual_seed(5), None)
+        syn._generate(40, c, torch.Generator().manual_seed(5), conditions)
+    n_cond = syn._condition_dim
+    asked_columns = torch.as_tensor(syn._resolve_conditions(conditions))
+    fixed = torch.zeros(n_cond).index_fill_(0, asked_columns, 1.0)
+    for (net, dense, active, out), asked in zip(calls, [None, fixed]):
+        ones = torch.zeros(40, syn.cond_dim_ + n_cond).scatter_(1, active, 1.0)
+        # The one-hot part is the label, then the condition vector: one value of one column
+        # per row, or the asked values.
+        if labelled:
+            torch.testing.assert_close(ones[:, :2], c)
+        if asked is None:
+            assert (ones[:, syn.cond_dim_ :].sum(1) == 1).all()
+        else:
+            torch.testing.assert_close(ones[:, syn.cond_dim_ :], asked.expand(40, -1))
+        with torch.no_grad():
+            ref = net(torch.cat([dense, ones], dim=1))
+        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)

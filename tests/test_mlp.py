@@ -66,3 +66,38 @@ def test_inference_path_under_bfloat16_autocast_is_close_and_float32():
     ref = _reference(net, x)
     # bfloat16 keeps 8 bits of mantissa in the hidden layers.
     assert (fast - ref).abs().max() < 0.1 * ref.abs().max()
+
+
+def _one_hot_inputs(n: int, seed: int = 0):
+    """Rows ``[dense (4), S (3)]`` of the 7-wide network with S one at two columns or none."""
+    g = torch.Generator().manual_seed(seed)
+    dense = torch.randn(n, 4, generator=g)
+    first = torch.randint(0, 2, (n, 1), generator=g)
+    second = torch.randint(2, 3, (n, 1), generator=g)
+    return dense, torch.cat([first, second], dim=1)
+
+
+@pytest.mark.parametrize("m", [0, 1, 2])
+def test_one_hot_inputs_as_lookups_equal_the_dense_product(m):
+    net = _net()
+    dense, active = _one_hot_inputs(50)
+    active = active[:, :m]
+    ones = torch.zeros(50, 3).scatter_(1, active, 1.0)
+    with torch.no_grad():
+        fast = net.forward_one_hot(dense, active)
+    torch.testing.assert_close(fast, _reference(net, torch.cat([dense, ones], 1)))
+
+
+def test_one_hot_inputs_fall_back_to_the_dense_path_where_lookups_do_not_apply():
+    net = _net()
+    dense, active = _one_hot_inputs(40)
+    x = torch.cat([dense, torch.zeros(40, 3).scatter_(1, active, 1.0)], 1)
+    # With autograd: gradients reach the dense input.
+    dense.requires_grad_(True)
+    out = net.forward_one_hot(dense, active)
+    out.sum().backward()
+    assert dense.grad is not None and dense.grad.abs().sum() > 0
+    torch.testing.assert_close(out.detach(), _reference(net, x))
+    # Under bfloat16 autocast: the same rounding as forward on the built matrix.
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.testing.assert_close(net.forward_one_hot(dense.detach(), active), net(x))

@@ -685,11 +685,21 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         conditions: Mapping[str, Any] | None = None,
     ) -> torch.Tensor:
         columns, owner = self._condition_layout()
-        k = None
+        network = self._sampling_generator()
+        if isinstance(network, WeightAverage):
+            network = network.network
+        if not isinstance(network, ResidualMLP):
+            # Images: the label is the decoder's only input besides the noise.
+            z = torch.randn((n, self.latent_dim), generator=generator, device=self.device_)
+            return self._activate(network(join_inputs(z, c)), generator, hard=True)
+        # The generator's input after the noise is one-hot (the label, then the condition
+        # vector): it is passed as the columns that are one.
+        active = []
+        if c is not None:
+            active.append(c.argmax(1, keepdim=True))
         if conditions:
             fixed = torch.as_tensor(self._resolve_conditions(conditions), device=self.device_)
-            k = torch.zeros((n, columns.numel()), device=self.device_)
-            k[:, fixed] = 1.0
+            active.append((fixed + self.cond_dim_).expand(n, -1))
         elif columns.numel():
             # A column uniformly, then a value at its real frequency: the data's marginal.
             counts = torch.as_tensor(self._category_counts, device=self.device_).double()
@@ -697,10 +707,13 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
             per_column.index_add_(0, owner, counts)
             prob = counts / per_column[owner]
             g = torch.multinomial(prob, n, replacement=True, generator=generator)
-            k = F.one_hot(g, columns.numel()).float()
+            active.append((g + self.cond_dim_)[:, None])
         z = torch.randn((n, self.latent_dim), generator=generator, device=self.device_)
-        network = self._sampling_generator()
-        out = self._activate(network(join_inputs(z, c, k)), generator, hard=True)
+        if active:
+            active = torch.cat(active, dim=1)
+        else:
+            active = torch.zeros((n, 0), dtype=torch.long, device=self.device_)
+        out = self._activate(network.forward_one_hot(z, active), generator, hard=True)
         if conditions:
             # Set the asked values: exact counts whatever the generator's own draw was.
             same_column = torch.isin(owner, owner[fixed])
