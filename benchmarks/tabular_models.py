@@ -24,7 +24,8 @@ as the other networks, as before ``classifier_weight_decay``), ``gan-no-ema`` (s
 the last step's generator instead of its weight average), ``gan-es-detection`` and
 ``gan-es-utility`` (early stopping by either ``validation_metric``; ``--epochs`` is then the
 most epochs; also ``vaegan-es-detection`` and ``vaegan-es-utility``), ``gan-pac10``
-(CTGAN's packing of 10 rows and dropout 0.5), ``vaegan-standard`` and ``vaegan-wgan-gp``.
+(CTGAN's packing of 10 rows and dropout 0.5), ``gan-latent64`` (64 noise dimensions instead of
+128), ``vaegan-standard`` and ``vaegan-wgan-gp``.
 
 Usage (from the repository root)::
 
@@ -87,6 +88,7 @@ MODELS: dict[str, Callable[..., Any]] = {
     "gan-es-utility": lambda **kw: GANSynthesizer(
         early_stopping=True, validation_metric="utility", **kw
     ),
+    "gan-latent64": lambda **kw: GANSynthesizer(latent_dim=64, **kw),
     "gan-d128": lambda **kw: GANSynthesizer(discriminator_hidden=(128, 128), **kw),
     "gan-g128-d128": lambda **kw: GANSynthesizer(
         generator_hidden=(128, 128), discriminator_hidden=(128, 128), **kw

@@ -110,3 +110,15 @@ def test_a_category_of_tiny_probability_is_drawn_at_its_rate():
     assert 0.0007 < rate < 0.0013
     for span in spans:
         assert torch.equal(draws[:, span.start : span.stop].sum(1), torch.ones(200_000))
+
+
+def test_span_max_is_each_spans_maximum():
+    layout = SpanLayout([*SPANS, Span(12, 1, "categorical", "f")])  # a span of one column
+    g = torch.Generator().manual_seed(3)
+    v = torch.randn(20, 11, generator=g)
+    v[0, :3] = float("-inf")
+    expected = torch.stack(
+        [v[:, a:b].amax(1) for a, b in [(0, 3), (3, 8), (8, 10), (10, 11)]], dim=1
+    )
+    torch.testing.assert_close(layout._span_max(v), expected)
+    assert layout._span_max(v[:0]).shape == (0, 4)
