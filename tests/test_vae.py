@@ -213,3 +213,13 @@ def test_cuda_without_gpu_is_a_clear_error():
     with pytest.raises(InvalidParameterError, match="no GPU"):
         VAESynthesizer(epochs=1, device="cuda").fit(X, y)
     assert VAESynthesizer(epochs=1, device="auto").fit(X, y).device_.type == "cpu"
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "string[python]", object, "category"])
+def test_labels_come_back_in_their_dtype(dtype):
+    X, y = make_labelled(200)
+    y = y.astype(dtype)
+    syn = VAESynthesizer(random_state=0, **FAST).fit(X, y)
+    _, ys = syn.sample(50, y={"rare": 20, "common": 30}, random_state=0)
+    assert ys.dtype == y.dtype and ys.name == "label"
+    assert ys.tolist() == ["rare"] * 20 + ["common"] * 30
