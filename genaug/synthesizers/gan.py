@@ -211,7 +211,12 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
     common DCGAN training loops). Against a fresh generator pass for the generator update, this
     kept the quality (macro-F1 0.783 against 0.784, ROC-AUC 0.894 against 0.894, detection AUC
     0.876 against 0.872; ``benchmarks/results/ablation_gan_one_pass.md`` and
-    ``ablation_gan_two_passes.md``) and cut an epoch's time by about a fifth.
+    ``ablation_gan_two_passes.md``) and cut an epoch's time by about a fifth. A 64-wide noise
+    instead of CTGAN's 128 (a fifth fewer products when sampling, half the Gaussian draws) was
+    measured and not adopted: as good at 30 epochs (macro-F1 0.781 against 0.782, three seeds,
+    ``benchmarks/results/ablation_gan_latent.md``) but worse at 75 (0.770 ± 0.006 against
+    0.783 ± 0.005, ROC-AUC 0.874 against 0.892, two seeds, ``ablation_gan_latent_75.md``), with
+    a lower recall on held-out rows (0.767 against 0.787, ``latent_probe.md``).
 
     Longer fits used to lose TSTR: with the auxiliary classifier penalised like the other
     networks (``weight_decay=1e-6``) and sampling from the last step's weights, macro-F1 fell
