@@ -217,6 +217,8 @@ def test_cuda_without_gpu_is_a_clear_error():
 
 @pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "string[python]", object, "category"])
 def test_labels_come_back_in_their_dtype(dtype):
+    if dtype == "string[pyarrow]":
+        pytest.importorskip("pyarrow")
     X, y = make_labelled(200)
     y = y.astype(dtype)
     syn = VAESynthesizer(random_state=0, **FAST).fit(X, y)
