@@ -122,3 +122,15 @@ def test_span_max_is_each_spans_maximum():
     )
     torch.testing.assert_close(layout._span_max(v), expected)
     assert layout._span_max(v[:0]).shape == (0, 4)
+
+
+def test_one_hot_draws_do_not_depend_on_the_row_blocks(monkeypatch):
+    import genaug.nn.spans as spans
+
+    layout = SpanLayout(SPANS)
+    logits = torch.randn(50, 12, generator=torch.Generator().manual_seed(4)) * 3
+    whole = layout.sample_one_hot(logits, torch.Generator().manual_seed(5))
+    monkeypatch.setattr(spans, "SAMPLE_BLOCK", 7)
+    blocked = layout.sample_one_hot(logits, torch.Generator().manual_seed(5))
+    assert torch.equal(whole, blocked)
+    torch.testing.assert_close(blocked[:, [3, 11]], logits[:, [3, 11]])

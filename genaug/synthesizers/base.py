@@ -107,15 +107,13 @@ precision : {"float32", "bfloat16"}, default="float32"
 """
 
 # Rows generated per forward pass when sampling. It is fixed (not tied to the device or
-# batch_size) because the random stream, and so the sample for a seed, depends on it. It was
-# 2,048 while the GAN's residual generator concatenated its blocks (at 8,192 each
-# concatenation took fresh pages); without them, 8,192 rows per pass spread the fixed cost of
-# a pass's hundred-odd operators over four times the rows: a 50,000-row Adult draw took
-# 193-214 ms against 210-225 ms for the GAN, 145-151 against 153-162 ms for the VAE (three
-# alternating process pairs, two threads, 2-core dev box). The price is memory: streaming
-# 100,000 Adult rows in 8,192-row chunks raised the peak RSS by 44 MB (GAN) and 62 MB (VAE)
-# against 7 and 15 MB at 2,048; it stays bounded whatever the number of rows.
-GENERATE_CHUNK = 8192
+# batch_size) because the random stream, and so the sample for a seed, depends on it. Against
+# 4,096 and 8,192 (50,000-row Adult draws of 1-epoch models, two threads, three runs each on
+# the 2-core dev box): GAN 205-222 ms against 194-212 and 210-214, VAE 148-151 against
+# 151-162 and 169-177, while the peak RSS of such a draw grew by 40-49 MB against 45-60 and
+# 61-91: larger passes do not pay on CPU, where each pass's activations and temporaries are
+# fresh allocations.
+GENERATE_CHUNK = 2048
 # Rows per chunk that iter_sample yields by default (decoded together).
 SAMPLE_CHUNK = 8192
 # The same for images, whose activations are far larger per row.
@@ -918,11 +916,13 @@ class BaseSynthesizer(BaseEstimator, ABC):
     def _sample_chunks(
         self, n, plan, conditions, generator, chunk_size, copy_filter=None
     ) -> Iterator[Any]:
-        pending: list[tuple[np.ndarray, np.ndarray | None]] = []
         report = self.copy_report_ if copy_filter is not None else None
-        pending_rows = 0
-        start = 0
         step = GENERATE_CHUNK if self._image_shape() is None else IMAGE_SAMPLE_CHUNK
+        # Generated rows are copied into the next yielded chunk's array as they come, so at
+        # most one chunk and one generator pass are held (not a list of passes and their
+        # concatenation), and a chunk's rows never keep an earlier chunk's array alive.
+        block = codes = None
+        filled = yielded = start = 0
         while start < n:
             stop = min(start + step, n)
             labels = self._chunk_labels(plan, start, stop, generator)
@@ -936,18 +936,27 @@ class BaseSynthesizer(BaseEstimator, ABC):
             rows = rows.float().cpu().numpy()
             if copy_filter is not None:
                 rows = copy_filter.replace(rows, labels, conditions, generator, report)
-            pending.append((rows, None if labels is None else labels.numpy()))
-            pending_rows += stop - start
             start = stop
-            while pending_rows >= chunk_size or (start >= n and pending_rows > 0):
-                block = np.concatenate([p[0] for p in pending])
-                codes = None if plan is None else np.concatenate([p[1] for p in pending])
-                take = min(chunk_size, pending_rows)
-                yield self._finish_chunk(block[:take], None if codes is None else codes[:take])
-                pending = [] if take == len(block) else [
-                    (block[take:], None if codes is None else codes[take:])
-                ]
-                pending_rows -= take
+            done = 0
+            while done < len(rows):
+                if block is None:
+                    size = min(chunk_size, n - yielded)
+                    block = np.empty((size, *rows.shape[1:]), dtype=rows.dtype)
+                    codes = None if plan is None else np.empty(size, dtype=np.int64)
+                take = min(len(block) - filled, len(rows) - done)
+                block[filled : filled + take] = rows[done : done + take]
+                if codes is not None:
+                    codes[filled : filled + take] = labels[done : done + take].numpy()
+                filled += take
+                done += take
+                if filled == len(block):
+                    yielded += len(block)
+                    # Decoded before the yield, and the encoded rows released with it.
+                    out = self._finish_chunk(block, codes)
+                    block = codes = None
+                    filled = 0
+                    yield out
+                    out = None
 
     def _decode_rows(self, block: np.ndarray) -> Any:
         """Generated rows in the training data's form."""
