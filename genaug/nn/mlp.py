@@ -110,9 +110,12 @@ class ResidualMLP(nn.Module):
 
         ``S`` has ``in_dim - dense.shape[1]`` columns and row ``i`` is one at columns
         ``active[i, :]`` (distinct within a row) and zero elsewhere: a one-hot label and
-        condition vector. In evaluation mode without autograd and outside autocast, each
-        layer's product with ``S`` is a lookup of its weight columns, added to the bias in
-        place of the product; otherwise ``S`` is built and :meth:`forward` runs.
+        condition vector. In evaluation mode without autograd, each layer's product with
+        ``S`` is a lookup of its weight columns, added to the bias in place of the product;
+        under autocast the hidden layers run in its dtype (lookups included) and the output
+        layer in float32, as :meth:`forward` does. Otherwise (training, autograd) ``S`` is
+        built and :meth:`forward` runs: there the lookups' backward cost more than the
+        products they replace (a 6-epoch Adult fit took 5.9-6.3 s against 5.5-5.8 s).
 
         Parameters
         ----------
@@ -126,22 +129,25 @@ class ResidualMLP(nn.Module):
         """
         n, d = dense.shape
         width = self.head.in_features - sum(b[0].out_features for b in self.blocks) - d
-        if (
-            self.training
-            or torch.is_grad_enabled()
-            or torch.is_autocast_enabled(dense.device.type)
-            or dense.dtype != torch.float32
-        ):
+        device = dense.device.type
+        if self.training or torch.is_grad_enabled() or dense.dtype != torch.float32:
             ones = dense.new_zeros((n, width)).scatter_(1, active, 1.0)
             return self(torch.cat([dense, ones], dim=1))
-        hidden: list[torch.Tensor] = []
-        for block in self.blocks:
-            linear, norm = block[0], block[1]
-            scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
-            weight = linear.weight * scale[:, None]
-            bias = (linear.bias - norm.running_mean) * scale + norm.bias
-            hidden.append(_one_hot_layer(weight, bias, hidden, dense, active).clamp_(min=0.0))
-        return _one_hot_layer(self.head.weight, self.head.bias, hidden, dense, active)
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+        with torch.autocast(device, enabled=False):
+            low = dense if dtype is None else dense.to(dtype)
+            hidden: list[torch.Tensor] = []
+            for block in self.blocks:
+                linear, norm = block[0], block[1]
+                scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+                weight = linear.weight * scale[:, None]
+                bias = (linear.bias - norm.running_mean) * scale + norm.bias
+                if dtype is not None:
+                    weight, bias = weight.to(dtype), bias.to(dtype)
+                hidden.append(_one_hot_layer(weight, bias, hidden, low, active).clamp_(min=0.0))
+            if dtype is not None:
+                hidden = [h.float() for h in hidden]
+            return _one_hot_layer(self.head.weight, self.head.bias, hidden, dense, active)
 
 
 def _one_hot_layer(
