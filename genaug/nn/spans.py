@@ -22,9 +22,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-# Rows per block of SpanLayout.sample_one_hot's draws: their float64 running sums and
-# thresholds for a 2,048-row block of Adult are 2 MB each, for a whole 8,192-row sampling pass
-# four times that.
+# Rows per block of SpanLayout.sample_one_hot's draws (a sampling pass has GENERATE_CHUNK =
+# 2,048 rows; early stopping's validation rows are one pass of up to 8,192): the float64
+# running sums and thresholds of a 2,048-row block of Adult are 2 MB each.
 SAMPLE_BLOCK = 2048
 
 
