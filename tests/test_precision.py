@@ -172,3 +172,13 @@ def test_training_gives_the_flush_flag_to_the_intra_op_workers_too(monkeypatch):
         assert flushed_share() == 0.0  # and none is left flushing
     finally:
         torch.set_num_threads(threads)
+
+
+def test_autocast_dtype_reports_the_enclosing_region():
+    from genaug.nn.precision import autocast_dtype
+
+    assert autocast_dtype("cpu") is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert autocast_dtype("cpu") == torch.bfloat16
+        with torch.autocast("cpu", enabled=False):
+            assert autocast_dtype("cpu") is None

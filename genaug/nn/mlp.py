@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genaug.nn.precision import full_precision
+from genaug.nn.precision import autocast_dtype, full_precision
 
 
 class MLP(nn.Module):
@@ -133,7 +133,7 @@ class ResidualMLP(nn.Module):
         if self.training or torch.is_grad_enabled() or dense.dtype != torch.float32:
             ones = dense.new_zeros((n, width)).scatter_(1, active, 1.0)
             return self(torch.cat([dense, ones], dim=1))
-        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+        dtype = autocast_dtype(device)
         with torch.autocast(device, enabled=False):
             low = dense if dtype is None else dense.to(dtype)
             hidden: list[torch.Tensor] = []

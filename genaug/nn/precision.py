@@ -31,3 +31,26 @@ def full_precision(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """
     with torch.autocast(x.device.type, enabled=False):
         return layer(x.float())
+
+
+def autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The dtype an enclosing ``torch.autocast`` region runs in on ``device_type``, or None.
+
+    Parameters
+    ----------
+    device_type : str
+        ``"cpu"``, ``"cuda"``...
+
+    Returns
+    -------
+    torch.dtype or None
+        None when autocast is off there.
+    """
+    if hasattr(torch, "get_autocast_dtype"):
+        if not torch.is_autocast_enabled(device_type):
+            return None
+        return torch.get_autocast_dtype(device_type)
+    # torch < 2.4 has the per-device functions only.
+    if device_type == "cpu":
+        return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
+    return torch.get_autocast_gpu_dtype() if torch.is_autocast_enabled() else None
