@@ -31,29 +31,16 @@ import torch
 from tabular_models import _split
 
 from genaug import GANSynthesizer
-from genaug.bench._common import machine_description, markdown_table, write_results
+from genaug.bench._common import (
+    machine_description,
+    markdown_table,
+    two_class_toy,
+    write_results,
+)
 from genaug.metrics.diversity import manifold_metrics
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latent_probe"
 SAMPLE_SEED = 7
-
-
-def _toy(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
-    rng = np.random.default_rng(seed)
-    y = np.where(rng.random(n) < 0.25, "rare", "common")
-    rare = y == "rare"
-    X = pd.DataFrame(
-        {
-            "x": rng.normal(np.where(rare, 3.0, -1.0), 0.5),
-            "k": np.where(
-                rare,
-                rng.choice(["a", "b"], n, p=[0.9, 0.1]),
-                rng.choice(["a", "b"], n, p=[0.1, 0.9]),
-            ),
-            "m": rng.integers(0, 100, n),
-        }
-    )
-    return X, pd.Series(y, name="label")
 
 
 def adult_rows(latents: list[int], seeds: list[int], epochs: int) -> list[dict[str, Any]]:
@@ -77,7 +64,7 @@ def adult_rows(latents: list[int], seeds: list[int], epochs: int) -> list[dict[s
 
 
 def toy_rows(latents: list[int], seeds: list[int], epochs: int) -> list[dict[str, Any]]:
-    X, y = _toy()
+    X, y = two_class_toy()
     rows = []
     for latent in latents:
         for seed in seeds:

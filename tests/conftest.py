@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from genaug import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer
+from genaug.bench._common import two_class_toy
 
 # The smallest networks of each family, for tests of behaviour rather than quality.
 TINY = {
@@ -65,21 +66,7 @@ def mixed_frame() -> pd.DataFrame:
 
 def make_labelled(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
     """A two-class table where the class shifts a numeric column and a category."""
-    rng = np.random.default_rng(seed)
-    y = np.where(rng.random(n) < 0.25, "rare", "common")
-    rare = y == "rare"
-    X = pd.DataFrame(
-        {
-            "x": rng.normal(np.where(rare, 3.0, -1.0), 0.5),
-            "k": np.where(
-                rare,
-                rng.choice(["a", "b"], n, p=[0.9, 0.1]),
-                rng.choice(["a", "b"], n, p=[0.1, 0.9]),
-            ),
-            "m": rng.integers(0, 100, n),
-        }
-    )
-    return X, pd.Series(y, name="label")
+    return two_class_toy(n, seed)
 
 
 @pytest.fixture

@@ -86,3 +86,35 @@ def mean_std(values: Sequence[float], digits: int = 3) -> str:
     """``"m ± s"`` of the values."""
     arr = np.asarray(values, dtype=float)
     return f"{arr.mean():.{digits}f} ± {arr.std(ddof=1) if arr.size > 1 else 0.0:.{digits}f}"
+
+
+def two_class_toy(n: int = 600, seed: int = 0) -> tuple[Any, Any]:
+    """A two-class table where the class shifts a numeric column and a category.
+
+    About a quarter of the rows are ``"rare"``: ``x`` ~ N(3, 0.5) and ``k`` is ``"a"`` with
+    probability 0.9; the ``"common"`` rows have ``x`` ~ N(-1, 0.5) and ``"a"`` with 0.1; ``m``
+    is an integer column unrelated to the class. The tests' small labelled table and
+    ``benchmarks/latent_probe.py``'s toy.
+
+    Returns
+    -------
+    X : DataFrame with columns ``x``, ``k``, ``m``
+    y : Series named ``"label"``
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    y = np.where(rng.random(n) < 0.25, "rare", "common")
+    rare = y == "rare"
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(np.where(rare, 3.0, -1.0), 0.5),
+            "k": np.where(
+                rare,
+                rng.choice(["a", "b"], n, p=[0.9, 0.1]),
+                rng.choice(["a", "b"], n, p=[0.1, 0.9]),
+            ),
+            "m": rng.integers(0, 100, n),
+        }
+    )
+    return X, pd.Series(y, name="label")
