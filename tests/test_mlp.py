@@ -57,6 +57,44 @@ def test_training_mode_and_autograd_keep_the_concatenating_path():
     torch.testing.assert_close(out.detach(), running_stats, rtol=1e-5, atol=1e-5)
 
 
+def _concatenating_with_grads(net: ResidualMLP, x: torch.Tensor, weights: torch.Tensor):
+    """Output and parameter gradients of the plain concatenating definition."""
+    net.zero_grad(set_to_none=True)
+    h = x
+    for block in net.blocks:
+        h = torch.cat([block(h), h], dim=1)
+    out = net.head(h)
+    (out * weights).sum().backward()
+    return out.detach(), [p.grad.clone() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_constant_input_path_gives_the_concatenating_values_and_gradients(train):
+    net = _net().train(train)
+    x, weights = torch.randn(40, 7), torch.randn(40, 5)
+    expected, expected_grads = _concatenating_with_grads(net, x, weights)
+    net.zero_grad(set_to_none=True)
+    out = net(x)
+    # The path whose backward skips the input's columns, not the concatenating one.
+    assert type(out.grad_fn).__name__ == "_ResidualLinearBackward"
+    (out * weights).sum().backward()
+    torch.testing.assert_close(out.detach(), expected, rtol=1e-6, atol=1e-6)
+    for (name, p), g in zip(net.named_parameters(), expected_grads):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_an_input_that_needs_a_gradient_gets_it():
+    net = _net().train()
+    x = torch.randn(16, 7, requires_grad=True)
+    net(x).pow(2).sum().backward()
+    reference = x.detach().clone().requires_grad_(True)
+    h = reference
+    for block in net.blocks:
+        h = torch.cat([block(h), h], dim=1)
+    net.head(h).pow(2).sum().backward()
+    torch.testing.assert_close(x.grad, reference.grad)
+
+
 def test_inference_path_under_bfloat16_autocast_is_close_and_float32():
     net = _net()
     x = torch.randn(64, 7)

@@ -84,9 +84,31 @@ class ResidualMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training and not torch.is_grad_enabled():
             return self._forward_inference(x)
+        if (
+            torch.is_grad_enabled()
+            and not x.requires_grad
+            and autocast_dtype(x.device.type) is None
+        ):
+            return self._forward_constant_input(x)
         for block in self.blocks:
             x = torch.cat([block(x), x], dim=1)
         return full_precision(self.head, x)
+
+    def _forward_constant_input(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with autograd, for an input that needs no gradient (a GAN's noise).
+
+        The concatenating path differentiates each layer with respect to its whole input,
+        ``x``'s columns included, and throws that part away; here each layer's product is a
+        :class:`_ResidualLinear` whose backward computes the hidden columns' gradient only.
+        Same values and gradients, bit for bit; a default generator's forward and backward at
+        batch 500 took 0.91 of the time (2-core dev box, alternating runs).
+        """
+        hidden: list[torch.Tensor] = []
+        for block in self.blocks:
+            linear, norm, activation = block
+            pre = _ResidualLinear.apply(linear.weight, linear.bias, x, *reversed(hidden))
+            hidden.append(activation(norm(pre)))
+        return _ResidualLinear.apply(self.head.weight, self.head.bias, x, *reversed(hidden))
 
     def _forward_inference(self, x: torch.Tensor) -> torch.Tensor:
         widths = [block[0].out_features for block in self.blocks]
@@ -171,3 +193,29 @@ def _one_hot_layer(
         out.addmm_(part, weight[:, col : col + part.shape[1]].t())
         col += part.shape[1]
     return out
+
+
+class _ResidualLinear(torch.autograd.Function):
+    """``[h_1, ..., h_k, x] @ weight.T + bias`` with no gradient for the constant ``x``.
+
+    One product over the concatenated input, as ``nn.Linear`` on ``torch.cat`` would do; the
+    backward computes the input gradient of the hidden parts' columns only.
+    """
+
+    @staticmethod
+    def forward(ctx, weight, bias, x, *hidden):
+        inputs = torch.cat([*hidden, x], dim=1) if hidden else x
+        ctx.save_for_backward(weight, inputs)
+        ctx.widths = [h.shape[1] for h in hidden]
+        return torch.addmm(bias, inputs, weight.t())
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight, inputs = ctx.saved_tensors
+        grad_weight = grad.t().mm(inputs) if ctx.needs_input_grad[0] else None
+        grad_bias = grad.sum(0) if ctx.needs_input_grad[1] else None
+        grad_hidden: tuple = ()
+        if ctx.widths:
+            grad_inputs = grad.mm(weight[:, : sum(ctx.widths)])
+            grad_hidden = tuple(grad_inputs.split(ctx.widths, dim=1))
+        return (grad_weight, grad_bias, None, *grad_hidden)
