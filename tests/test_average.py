@@ -1,5 +1,6 @@
 """WeightAverage: the exponential moving average of a network's weights."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -65,3 +66,26 @@ def test_forward_runs_the_averaged_network():
     torch.testing.assert_close(avg(x), net(x))
     _shift(net, 0.5)
     assert not torch.allclose(avg(x), net(x))
+
+
+def test_all_tensors_at_once_equals_one_lerp_per_tensor():
+    torch.manual_seed(0)
+    net = _net()
+    avg = WeightAverage(net, decay=0.99)
+    reference = [p.detach().clone() for p in net.parameters()]
+    avg.update(net)
+    for step in range(12):  # through the warm-up, where the weight passes 0.5
+        _shift(net, 0.1 * (step + 1))
+        t = avg.updates.clone()  # float32, as the average computes its weight
+        weight = 1.0 - torch.clamp((1.0 + t) / (WARMUP + t), max=0.99)
+        for r, p in zip(reference, net.parameters()):
+            r.lerp_(p.detach(), weight)
+        avg.update(net)
+    for a, r in zip(avg.network.parameters(), reference):
+        torch.testing.assert_close(a, r, rtol=0, atol=0)
+
+
+def test_another_architecture_is_refused():
+    avg = WeightAverage(_net(), decay=0.9)
+    with pytest.raises(ValueError, match="architecture"):
+        avg.update(nn.Linear(3, 4))
