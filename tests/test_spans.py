@@ -134,3 +134,22 @@ def test_one_hot_draws_do_not_depend_on_the_row_blocks(monkeypatch):
     blocked = layout.sample_one_hot(logits, torch.Generator().manual_seed(5))
     assert torch.equal(whole, blocked)
     torch.testing.assert_close(blocked[:, [3, 11]], logits[:, [3, 11]])
+
+
+def test_row_peak_shortcut_equals_per_span_peaks_and_falls_back_when_spans_sit_far_apart():
+    layout = SpanLayout(SPANS)
+    g = torch.Generator().manual_seed(5)
+    v = torch.randn(64, 10, generator=g) * 3.0
+    e, total, peak = layout._stable_exp(v)
+    assert peak.shape == (64, 1)  # the row's largest value sufficed
+    e_ref, total_ref, peak_ref = layout._stable_exp(v, row_peak=False)
+    assert peak_ref.shape == (64, 3)
+    torch.testing.assert_close(
+        torch.log(total) + peak, torch.log(total_ref) + peak_ref, rtol=1e-6, atol=1e-5
+    )
+    torch.testing.assert_close(
+        e / layout._per_column(total), e_ref / layout._per_column(total_ref)
+    )
+    v[5, 3:8] -= 60.0  # one row's second span far below its top: the whole batch falls back
+    _, total, peak = layout._stable_exp(v)
+    assert peak.shape == (64, 3) and (total >= 1.0).all()
