@@ -245,3 +245,16 @@ def test_random_frames_round_trip(frame):
     assert back["f"].isna().sum() == frame["f"].isna().sum()
     assert back["i"].between(frame["i"].min(), frame["i"].max()).all()
     assert set(back["c"].dropna()) <= set(frame["c"].dropna())
+
+
+@pytest.mark.parametrize("knots", [1, 2, 7, 1000])
+def test_uniform_grid_interpolation_equals_np_interp(knots):
+    from genaug.data.tabular import _interp_uniform_grid
+
+    rng = np.random.default_rng(knots)
+    fp = np.sort(rng.uniform(-5.0, 5.0, knots))
+    fp[knots // 2 : knots // 2 + 3] = fp[knots // 2]  # tied quantiles, as integer columns have
+    p = np.concatenate([rng.uniform(0.0, 1.0, 5000), [0.0, 1.0, -0.2, 1.5, 1.0 - 1e-17]])
+    expected = np.interp(p, np.linspace(0.0, 1.0, knots), fp)
+    np.testing.assert_allclose(_interp_uniform_grid(p, fp), expected, rtol=1e-12, atol=1e-12)
+    assert np.isnan(_interp_uniform_grid(np.array([np.nan]), fp)).all()
