@@ -675,12 +675,14 @@ class TabularCodec:
             return np.stack([Z[:, s.start : s.stop].argmax(axis=1) for s in spans])
         # In torch rather than numpy: numpy's BLAS threads, left spinning after the product,
         # slowed the torch work of the next draw (separate-process runs, 2 cores).
+        # The checks too (torch's kernels use both cores): 50,000 Adult rows 8 -> 3 ms.
         weights = torch.from_numpy(self._code_weights.astype(Z.dtype, copy=False))
-        product = (torch.from_numpy(np.ascontiguousarray(Z)) @ weights).numpy()
-        sizes = np.asarray([s.size for s in spans])
-        exact = (product == np.rint(product)) & (product >= 0) & (product < sizes)
-        codes = np.ascontiguousarray(np.where(exact, product, 0).astype(np.int64).T)
-        for j in np.flatnonzero(~exact.all(axis=0)):
+        product = weights.T @ torch.from_numpy(np.ascontiguousarray(Z)).T  # (n_spans, n)
+        rounded = product.round()
+        sizes = torch.tensor([s.size for s in spans], dtype=product.dtype)[:, None]
+        exact = ((product == rounded) & (rounded >= 0) & (rounded < sizes)).all(dim=1)
+        codes = rounded.to(torch.int64).numpy()
+        for j in np.flatnonzero(~exact.numpy()):
             codes[j] = Z[:, spans[j].start : spans[j].stop].argmax(axis=1)
         return codes
 
