@@ -4,7 +4,8 @@ An encoded row is a concatenation of one-hot categorical spans and continuous va
 :class:`genaug.data.TabularCodec`). The operations here treat all categorical spans at once
 as segments of the ``(batch, n_categorical_columns)`` matrix of their columns: per-span sums
 are one matrix product with a column-to-span membership matrix, per-span maxima one
-``scatter_reduce``. Nothing is padded to the widest span (Adult's 42 countries would make
+``scatter_reduce`` (on CPU, a softmax or cross-entropy first tries the row's maximum as
+every span's stabiliser, see ``SpanLayout._stable_exp``). Nothing is padded to the widest span (Adult's 42 countries would make
 the padded tensor four times the size of the real one), and no Python loop runs over rows
 or columns.
 
