@@ -70,7 +70,8 @@ def test_values_and_gradients_equal_the_unfused_definition(with_prior, beta):
         inputs += list(b["prior"])
     got = torch.autograd.grad(loss * 1.7, inputs)
     want = torch.autograd.grad(expected * 1.7, inputs)
-    for name, g, w in zip(["recon", "mu", "logvar", "log_sigma", "prior_mu", "prior_lv"], got, want):
+    names = ["recon", "mu", "logvar", "log_sigma", "prior_mu", "prior_logvar"]
+    for name, g, w in zip(names, got, want):
         torch.testing.assert_close(g, w, msg=name)
 
 

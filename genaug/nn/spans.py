@@ -5,9 +5,9 @@ An encoded row is a concatenation of one-hot categorical spans and continuous va
 as segments of the ``(batch, n_categorical_columns)`` matrix of their columns: per-span sums
 are one matrix product with a column-to-span membership matrix, per-span maxima one
 ``scatter_reduce`` (on CPU, a softmax or cross-entropy first tries the row's maximum as
-every span's stabiliser, see ``SpanLayout._stable_exp``). Nothing is padded to the widest span (Adult's 42 countries would make
-the padded tensor four times the size of the real one), and no Python loop runs over rows
-or columns.
+every span's stabiliser, see ``SpanLayout._stable_exp``). Nothing is padded to the widest
+span (Adult's 42 countries would make the padded tensor four times the size of the real
+one), and no Python loop runs over rows or columns.
 
 Columns are taken with :func:`torch.gather` on an expanded index rather than with
 ``index_select(1, ...)``: the values are the same, but on CPU ``index_select`` along the
