@@ -144,3 +144,11 @@ def test_one_hot_inputs_with_autograd_and_under_autocast():
     ref = _reference(net, x)
     assert (fast - ref).abs().max() < 0.1 * ref.abs().max()
     assert (fast - dense_path).abs().max() < 0.1 * ref.abs().max()
+
+
+def test_second_derivatives_through_the_constant_input_path_are_refused():
+    net = _net().train()
+    out = net(torch.randn(8, 7))
+    (grad,) = torch.autograd.grad(out.pow(2).sum(), net.head.weight, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        grad.sum().backward()

@@ -122,3 +122,13 @@ def test_under_bfloat16_autocast_the_loss_is_float32_and_close():
     assert loss.dtype == torch.float32
     torch.testing.assert_close(loss, expected.detach(), rtol=2e-2, atol=2e-2)
     assert prior[0].grad.dtype == torch.bfloat16 and torch.isfinite(prior[1].grad).all()
+
+
+def test_second_derivatives_are_refused():
+    layout = SpanLayout(SPANS)
+    b = _batch(6, seed=4)
+    loss, _ = table_elbo(b["recon"], b["x"], b["mu"], b["logvar"], b["log_sigma"], layout)
+    (grad,) = torch.autograd.grad(loss, b["recon"], create_graph=True)
+    # An error, never a silently wrong second derivative.
+    with pytest.raises(RuntimeError):
+        grad.sum().backward()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from genaug.nn.spans import SpanLayout, take_columns
 
@@ -84,6 +85,7 @@ class TableELBO(torch.autograd.Function):
         return rec + beta * kl, rec, kl
 
     @staticmethod
+    @once_differentiable  # the backward is not itself differentiated: refuse, not mislead
     def backward(ctx, grad_loss, _grad_rec, _grad_kl):
         layout, saved = ctx.layout, ctx.saved
         n = ctx.shape[0]

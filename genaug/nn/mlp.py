@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from genaug.nn.precision import autocast_dtype, full_precision
 
@@ -210,6 +211,7 @@ class _ResidualLinear(torch.autograd.Function):
         return torch.addmm(bias, inputs, weight.t())
 
     @staticmethod
+    @once_differentiable  # the backward is not itself differentiated: refuse, not mislead
     def backward(ctx, grad):
         weight, inputs = ctx.saved_tensors
         grad_weight = grad.t().mm(inputs) if ctx.needs_input_grad[0] else None
