@@ -101,8 +101,9 @@ class ResidualMLP(nn.Module):
         The concatenating path differentiates each layer with respect to its whole input,
         ``x``'s columns included, and throws that part away; here each layer's product is a
         :class:`_ResidualLinear` whose backward computes the hidden columns' gradient only.
-        Same values and gradients, bit for bit; a default generator's forward and backward at
-        batch 500 took 0.91 of the time (2-core dev box, alternating runs).
+        Same values and gradients (bit for bit in the measurements; the tests allow rounding);
+        a default generator's forward and backward at batch 500 took 0.91 of the time (2-core
+        dev box, alternating runs).
         """
         hidden: list[torch.Tensor] = []
         for block in self.blocks:
