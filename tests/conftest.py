@@ -9,6 +9,7 @@ import torch
 
 from genaug import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer
 from genaug.bench._common import two_class_toy
+from genaug.data.tabular import Span
 
 # The smallest networks of each family, for tests of behaviour rather than quality.
 TINY = {
@@ -22,6 +23,16 @@ TINY = {
     },
 }
 FAMILIES = list(TINY)
+
+# A small encoded-row layout for the span and loss tests: categorical spans of 3, 5 and 2
+# columns around two continuous values, 12 columns in all.
+SMALL_SPANS = [
+    Span(0, 3, "categorical", "a"),
+    Span(3, 1, "continuous", "b"),
+    Span(4, 5, "categorical", "c"),
+    Span(9, 2, "categorical", "d"),
+    Span(11, 1, "continuous", "e"),
+]
 
 # Tests are many small trainings: one thread avoids oversubscribing the CI's two cores and
 # keeps CPU results bitwise repeatable.

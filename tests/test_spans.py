@@ -7,13 +7,9 @@ import torch.nn.functional as F
 from genaug.data.tabular import Span
 from genaug.nn.spans import SpanLayout
 
-SPANS = [
-    Span(0, 3, "categorical", "a"),
-    Span(3, 1, "continuous", "b"),
-    Span(4, 5, "categorical", "c"),
-    Span(9, 2, "categorical", "d"),
-    Span(11, 1, "continuous", "e"),
-]
+from .conftest import SMALL_SPANS
+
+SPANS = SMALL_SPANS
 CATEGORICAL = [s for s in SPANS if s.kind == "categorical"]
 
 

@@ -8,13 +8,9 @@ from genaug.models.table_elbo import TableELBO, table_elbo
 from genaug.models.vae import kl_gaussians, kl_standard_normal, reconstruction_nll
 from genaug.nn.spans import SpanLayout
 
-SPANS = [
-    Span(0, 3, "categorical", "a"),
-    Span(3, 1, "continuous", "b"),
-    Span(4, 5, "categorical", "c"),
-    Span(9, 2, "categorical", "d"),
-    Span(11, 1, "continuous", "e"),
-]
+from .conftest import SMALL_SPANS
+
+SPANS = SMALL_SPANS
 LATENT = 4
 
 
