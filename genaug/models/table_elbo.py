@@ -95,8 +95,9 @@ class TableELBO(torch.autograd.Function):
             if ctx.needs_input_grad[0] or ctx.needs_input_grad[5]:
                 grad_recon = grad_loss.new_zeros(ctx.shape)
                 if layout.n_categorical:
-                    probs = saved["e"] / layout._per_column(saved["total"])
-                    g = probs * layout._per_column(saved["mass"]) - saved["t"]
+                    # mass * softmax, with the per-span ratio spread over the columns once.
+                    weight = layout._per_column(saved["mass"] / saved["total"])
+                    g = saved["e"] * weight - saved["t"]
                     grad_recon.index_copy_(1, layout.categorical_columns, g * scale)
                 if layout.continuous_index.numel():
                     g = saved["diff"] * saved["inv_var"] * scale
