@@ -21,11 +21,15 @@ produce the category it is conditioned on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
+from genaug.models.critic_penalty import CriticPenalty
+from genaug.nn.critic import Critic
+from genaug.nn.precision import autocast_dtype
 from genaug.nn.spans import SpanLayout
 
 ADVERSARIAL_LOSSES = ("wgan-gp", "standard")
@@ -56,7 +60,7 @@ def generator_loss(fake_scores: torch.Tensor, objective: str = "wgan-gp") -> tor
 
 
 def gradient_penalty(
-    critic: Callable[[torch.Tensor], torch.Tensor],
+    critic: Critic | Callable[[torch.Tensor], torch.Tensor],
     real: torch.Tensor,
     fake: torch.Tensor,
     generator: torch.Generator,
@@ -66,12 +70,16 @@ def gradient_penalty(
 
     Parameters
     ----------
-    critic : callable
-        Maps rows (B, d) to one score per pack (B / pac,).
+    critic : Critic or callable
+        A :class:`~genaug.nn.critic.Critic`, run with ``generator`` for its dropout masks, or
+        any callable mapping rows (B, d) to one score per pack (B / pac,). A ``Critic`` on
+        inputs that need no gradient, outside autocast, goes through the closed form of
+        :class:`~genaug.models.critic_penalty.CriticPenalty`: the same values and gradients
+        as autograd's double backward, in about two thirds of its time.
     real, fake : Tensor (B, d) or (B, C, H, W)
         Critic inputs; ``fake`` should be detached from the generator.
     generator : torch.Generator
-        Source of the interpolation weights (one per pack).
+        Source of the interpolation weights (one per pack) and of the critic's dropout masks.
     pac : int, default=1
         Rows per pack: the penalty is on the gradient with respect to a whole pack.
     """
@@ -79,9 +87,29 @@ def gradient_penalty(
     alpha = torch.rand((b // pac,), generator=generator, device=real.device, dtype=real.dtype)
     # One weight per pack, broadcast over the pack's rows and each row's values.
     alpha = alpha.repeat_interleave(pac).reshape(b, *([1] * (real.dim() - 1)))
-    x_hat = (alpha * real + (1.0 - alpha) * fake).requires_grad_(True)
-    scores = critic(x_hat)
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    x_hat = alpha * real + (1.0 - alpha) * fake
+    if isinstance(critic, Critic):
+        if (
+            critic.pac == pac
+            and real.dim() == 2
+            and not (real.requires_grad or fake.requires_grad)
+            and autocast_dtype(real.device.type) is None
+        ):
+            layers = [t for layer in critic.layers for t in (layer.weight, layer.bias)]
+            return CriticPenalty.apply(
+                x_hat.reshape(b // pac, -1),
+                generator,
+                critic.dropout,
+                critic.training,
+                critic.head.weight,
+                critic.head.bias,
+                *layers,
+            )
+        score = functools.partial(critic, generator=generator)
+    else:
+        score = critic
+    x_hat.requires_grad_(True)
+    (grad,) = torch.autograd.grad(score(x_hat).sum(), x_hat, create_graph=True)
     norms = grad.reshape(b // pac, -1).norm(2, dim=1)
     return (norms - 1.0).pow(2).mean()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -646,9 +647,12 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
             d_loss = discriminator_loss(real_scores, fake_scores, self.adversarial_loss)
             loss = d_loss
             if self.adversarial_loss == "wgan-gp" and self.gradient_penalty > 0:
-                penalty = gradient_penalty(
-                    lambda t: critic(t, generator), real_in, fake_in, generator, self.pac
-                )
+                # The plain Critic itself, so that the penalty can take its closed form; a
+                # distributed run's wrapper is called with the generator for its masks.
+                scorer = critic
+                if not isinstance(critic, Critic):
+                    scorer = partial(critic, generator=generator)
+                penalty = gradient_penalty(scorer, real_in, fake_in, generator, self.pac)
                 loss = loss + self.gradient_penalty * penalty
                 parts["gradient_penalty"] = penalty.detach()
             optimizer_step(optimizers["discriminator_"], loss)
