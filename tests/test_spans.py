@@ -149,3 +149,32 @@ def test_row_peak_shortcut_equals_per_span_peaks_and_falls_back_when_spans_sit_f
     v[5, 3:8] -= 60.0  # one row's second span far below its top: the whole batch falls back
     _, total, peak = layout._stable_exp(v)
     assert peak.shape == (64, 3) and (total >= 1.0).all()
+
+
+def test_whole_row_draws_equal_per_span_draws_and_fall_back_when_spans_sit_far_apart(
+    monkeypatch,
+):
+    layout = SpanLayout(SPANS)
+    g = torch.Generator().manual_seed(6)
+    logits = torch.randn(4000, 12, generator=g) * 3.0
+    u = torch.rand(4000, layout.n_categorical, generator=g)
+    whole = layout._inverse_cdf_whole_rows(logits, u)
+    assert whole is not None
+    monkeypatch.setattr(SpanLayout, "_inverse_cdf_whole_rows", lambda self, v, u: None)
+    per_span = layout._inverse_cdf(logits, u)
+    assert torch.equal(whole, per_span)
+    monkeypatch.undo()
+
+    far = logits.clone()
+    far[:, 4:9] -= 120.0  # exp underflows to zero against the row's top
+    assert layout._inverse_cdf_whole_rows(far, u) is None
+    big = logits.clone()
+    big[:, 3] = 1e4  # a continuous value far above every logit
+    assert layout._inverse_cdf_whole_rows(big, u) is None
+    for rows in (far, big):
+        draws = layout.sample_one_hot(rows, torch.Generator().manual_seed(7))
+        for s in CATEGORICAL:
+            assert torch.equal(draws[:, s.start : s.stop].sum(1), torch.ones(4000))
+        freq = draws[:, 4:9].mean(0)
+        expected = F.softmax(rows[:, 4:9], 1).mean(0)
+        torch.testing.assert_close(freq, expected, atol=0.03, rtol=0)

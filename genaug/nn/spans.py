@@ -66,6 +66,19 @@ class SpanLayout:
         sizes = torch.tensor([s.size for s in cat], dtype=torch.long)
         self._first = (torch.cumsum(sizes, 0) - sizes).to(device)
         self._last = (torch.cumsum(sizes, 0) - 1).to(device)
+        # The same over whole rows (continuous columns included), for draws that skip the
+        # gather of the categorical columns: 1 on categorical columns, each column's span
+        # (0 for a continuous one), and span membership with zero rows for continuous ones.
+        row_owner = torch.zeros(self.dim, dtype=torch.long)
+        row_owner[self.categorical_columns.cpu()] = owner
+        self._row_owner = row_owner.to(device)
+        self._row_categorical = torch.zeros(self.dim)
+        self._row_categorical[self.categorical_columns.cpu()] = 1.0
+        self._row_categorical = self._row_categorical.to(device)
+        self._row_membership = self._row_categorical[:, None] * F.one_hot(
+            self._row_owner, max(len(cat), 1)
+        ).float()
+        self.cat_last = self.cat_start + self.cat_size - 1
 
     def _categorical(self, rows: torch.Tensor) -> torch.Tensor:
         """(B, dim) -> (B, C): the categorical columns of encoded rows."""
@@ -161,7 +174,12 @@ class SpanLayout:
         u = torch.rand(
             (logits.shape[0], self.n_categorical), generator=generator, device=logits.device
         )
-        out = logits.index_fill(1, self.categorical_columns, 0.0)
+        # Zeros with the continuous values copied in, rather than the logits with their
+        # categorical columns zeroed: 6 columns written instead of 115 for Adult.
+        out = torch.zeros_like(logits)
+        idx = self.continuous_index
+        if idx.numel():
+            out.index_copy_(1, idx, take_columns(logits, idx))
         for a in range(0, logits.shape[0], SAMPLE_BLOCK):
             b = a + SAMPLE_BLOCK
             choice = self._inverse_cdf(logits[a:b], u[a:b])
@@ -169,22 +187,51 @@ class SpanLayout:
         return out
 
     def _inverse_cdf(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """The category (B, n_spans) that each span's uniform number ``u`` falls on."""
+        """The category (B, n_spans) that each span's uniform number ``u`` falls on.
+
+        Inverse CDF on the unnormalised weights ``e``: in each span, the chosen category is
+        the number of its columns whose running sum stays below ``before + u * total`` (the
+        running sum before the span plus ``u`` times the span's mass). Running sums over all
+        categorical columns at once, in float64, so that a category of probability 1e-7 (a
+        value seen once in a large table) is still drawn at its rate; comparing in
+        running-sum coordinates spares a division and a subtraction over every column.
+        """
+        if logits.device.type == "cpu":
+            choice = self._inverse_cdf_whole_rows(logits, u)
+            if choice is not None:
+                return choice
         v = self._categorical(logits)
-        e = torch.exp(v - self._per_column(self._span_max(v))).double()
-        # Inverse CDF on the unnormalised weights e: in each span, the chosen category is the
-        # number of its columns whose running sum stays below ``before + u * total`` (the
-        # running sum before the span plus u times the span's mass). Running sums over all
-        # categorical columns at once, in float64, so that a category of probability 1e-7 (a
-        # value seen once in a large table) is still drawn at its rate; comparing in running-sum
-        # coordinates spares a division and a subtraction over every column.
-        running = e.cumsum(dim=1)
+        e = torch.exp(v - self._per_column(self._span_max(v)))
+        running = torch.cumsum(e, dim=1, dtype=torch.float64)
         before = take_columns(running, self._first) - take_columns(e, self._first)
         total = take_columns(running, self._last) - before
         threshold = before + u.double() * total
         below = (running < self._per_column(threshold)).to(logits.dtype)
         choice = (below @ self._membership.to(below.dtype)).long()
         # Rounding can leave the last cumulative value a hair below u.
+        return torch.minimum(choice, self.cat_size - 1)
+
+    def _inverse_cdf_whole_rows(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor | None:
+        """:meth:`_inverse_cdf` on whole rows steadied by the row's maximum, or ``None``.
+
+        The CPU path (a value read back is free there): no gather of the categorical
+        columns and no per-span maxima, whose ``scatter_reduce`` and gathers led a sampling
+        pass's operators (``benchmarks/results/profile_ops.md``). The continuous columns
+        weigh nothing in the running sums, so every span's slice of them is its own
+        inverse CDF as before. ``None`` when some span's mass falls under
+        ``STABLE_SUM_FLOOR`` (values far below the row's top, or not finite): the caller
+        then takes per-span maxima.
+        """
+        top = logits.amax(dim=1, keepdim=True)
+        e = torch.exp(logits - top).mul_(self._row_categorical.to(logits.dtype))
+        running = torch.cumsum(e, dim=1, dtype=torch.float64)
+        before = take_columns(running, self.cat_start) - take_columns(e, self.cat_start)
+        total = take_columns(running, self.cat_last) - before
+        if not bool((total > STABLE_SUM_FLOOR).all()):
+            return None
+        threshold = before + u.double() * total
+        below = (running < take_columns(threshold, self._row_owner)).to(logits.dtype)
+        choice = (below @ self._row_membership.to(below.dtype)).long()
         return torch.minimum(choice, self.cat_size - 1)
 
 
