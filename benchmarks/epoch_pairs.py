@@ -1,11 +1,14 @@
-"""Epoch-time ratios genaug / ctgan from alternating process pairs, to tell a level from noise.
+"""Epoch-time and sampling-rate ratios genaug / ctgan from alternating process pairs.
 
 ``speed.py`` measures each model once, so one run's epoch ratio carries the shared machine's
 minute-to-minute drift (the same GAN epoch read 2.77x and 3.19x CTGAN's in two runs). Here each
 round fits ctgan's model and genaug's counterpart for a few epochs, each in a fresh child
 process, one right after the other (the order alternating between rounds), and takes the
 ratio of their median epochs; the rounds' spread shows how much of a ratio is noise. Epochs
-are time-stamped inside each library's fit exactly as in ``speed.py``.
+are time-stamped inside each library's fit exactly as in ``speed.py``. After its fit each child
+also times draws of 50,000 rows as ``speed.py`` does (median of 3 after a warm-up draw): the
+sampling ratio of the same pair (a rate depends on the networks' sizes, not on how long they
+trained).
 
 Pairs: CTGAN / genaug GAN (default configuration) and TVAE / genaug VAE, on Adult's 32,561
 rows, batch 500. ctgan needs pandas < 3 (``.bench-venv``, see ``benchmarks/README.md``)::
@@ -24,21 +27,25 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # speed.py's runner, also in children
 
-from speed import RESULTS, _adult, _Runner
+from speed import RESULTS, _adult, _Runner, _timed
+
+SAMPLE_ROWS = 50_000
 
 PAIRS = [("ctgan-ctgan", "genaug-gan"), ("ctgan-tvae", "genaug-vae")]
 
 
-def _epoch_child(task: dict) -> float:
+def _epoch_child(task: dict) -> dict[str, float]:
     import torch
 
     torch.set_num_threads(task["threads"])
     train, _ = _adult()
     runner = _Runner(task["model"], task["epochs"], task["seed"])
-    return runner.fit(train, task["epochs"])["s_per_epoch"]
+    s_per_epoch = runner.fit(train, task["epochs"])["s_per_epoch"]
+    rate = SAMPLE_ROWS / _timed(lambda: runner.sample(SAMPLE_ROWS))
+    return {"s_per_epoch": s_per_epoch, "rows_per_s": rate}
 
 
-def _median_epoch(model: str, epochs: int, threads: int, seed: int) -> float:
+def _measure(model: str, epochs: int, threads: int, seed: int) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     task = {"model": model, "epochs": epochs, "threads": threads, "seed": seed}
     with ctx.Pool(1) as pool:
@@ -52,20 +59,28 @@ def run(rounds: int, epochs: dict[str, int], threads: int, seed: int) -> dict[st
         rows = []
         for r in range(rounds):
             order = (ref, ours) if r % 2 == 0 else (ours, ref)
-            times = {m: _median_epoch(m, epochs[m], threads, seed) for m in order}
-            rows.append({"first": order[0], **times, "ratio": times[ref] / times[ours]})
-            print(f"{ref} / {ours}, round {r + 1}: {rows[-1]['ratio']:.2f}x", flush=True)
-        ratios = [row["ratio"] for row in rows]
-        out["pairs"].append(
-            {
-                "reference": ref,
-                "genaug": ours,
-                "rounds": rows,
-                "median_ratio": statistics.median(ratios),
-                "min_ratio": min(ratios),
-                "max_ratio": max(ratios),
-            }
-        )
+            got = {m: _measure(m, epochs[m], threads, seed) for m in order}
+            rows.append(
+                {
+                    "first": order[0],
+                    **{m: got[m]["s_per_epoch"] for m in order},
+                    "ratio": got[ref]["s_per_epoch"] / got[ours]["s_per_epoch"],
+                    "rows_per_s": {m: got[m]["rows_per_s"] for m in order},
+                    "sampling_ratio": got[ours]["rows_per_s"] / got[ref]["rows_per_s"],
+                }
+            )
+            print(
+                f"{ref} / {ours}, round {r + 1}: epoch {rows[-1]['ratio']:.2f}x, "
+                f"sampling {rows[-1]['sampling_ratio']:.2f}x",
+                flush=True,
+            )
+        pair = {"reference": ref, "genaug": ours, "rounds": rows}
+        for key, prefix in (("ratio", ""), ("sampling_ratio", "sampling_")):
+            ratios = [row[key] for row in rows]
+            pair[f"{prefix}median_ratio"] = statistics.median(ratios)
+            pair[f"{prefix}min_ratio"] = min(ratios)
+            pair[f"{prefix}max_ratio"] = max(ratios)
+        out["pairs"].append(pair)
     return out
 
 
@@ -73,27 +88,42 @@ def _markdown(result: dict[str, Any], machine: dict[str, Any], command: str) -> 
     from genaug.bench._common import markdown_table
 
     lines = [
-        "# Epoch time, genaug against ctgan, in alternating process pairs",
+        "# Epoch time and sampling rate, genaug against ctgan, in alternating process pairs",
         "",
         f"Adult (32,561 rows), batch 500, torch threads {result['threads']}, seed 0; each fit "
         "in a fresh process, the pair's two fits back to back, the order alternating between "
         "rounds. s/epoch is the median epoch of the fit (epochs per fit: "
         + ", ".join(f"{m} {e}" for m, e in result["epochs"].items())
-        + f"). Machine: {machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} CPUs, torch "
+        + f"). Sampling: {SAMPLE_ROWS:,} rows per draw, median of 3 draws after a warm-up "
+        "draw, in the same process after its fit; the ratio is genaug's rows/s over ctgan's."
+        + f" Machine: {machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} CPUs, torch "
         f"{machine.get('torch', '?')}.",
         "",
     ]
     for pair in result["pairs"]:
         ref, ours = pair["reference"], pair["genaug"]
         rows = [
-            [i + 1, row["first"], f"{row[ref]:.3f}", f"{row[ours]:.3f}", f"{row['ratio']:.2f}x"]
+            [
+                i + 1,
+                row["first"],
+                f"{row[ref]:.3f}",
+                f"{row[ours]:.3f}",
+                f"{row['ratio']:.2f}x",
+                f"{row['rows_per_s'][ref]:,.0f}",
+                f"{row['rows_per_s'][ours]:,.0f}",
+                f"{row['sampling_ratio']:.2f}x",
+            ]
             for i, row in enumerate(pair["rounds"])
         ]
+        header = ["round", "first", f"{ref} s/epoch", f"{ours} s/epoch", "epoch ratio"]
+        header += [f"{ref} rows/s", f"{ours} rows/s", "sampling ratio"]
         lines += [
-            f"## {ref} / {ours}: median {pair['median_ratio']:.2f}x "
-            f"(rounds {pair['min_ratio']:.2f}-{pair['max_ratio']:.2f}x)",
+            f"## {ref} / {ours}: epoch median {pair['median_ratio']:.2f}x "
+            f"(rounds {pair['min_ratio']:.2f}-{pair['max_ratio']:.2f}x), sampling median "
+            f"{pair['sampling_median_ratio']:.2f}x (rounds {pair['sampling_min_ratio']:.2f}-"
+            f"{pair['sampling_max_ratio']:.2f}x)",
             "",
-            markdown_table(["round", "first", f"{ref} s/epoch", f"{ours} s/epoch", "ratio"], rows),
+            markdown_table(header, rows),
         ]
     lines += [f"Command: `{command}`", ""]
     return "\n".join(lines)
