@@ -264,10 +264,12 @@ class _SpanGumbelSoftmax(torch.autograd.Function):
     def backward(ctx, grad):
         (probs,) = ctx.saved_tensors
         layout = ctx.layout
-        g = layout._categorical(grad)
-        weighted = (g * probs) @ layout._membership.to(probs.dtype)
-        grad_v = g.sub_(layout._per_column(weighted)).mul_(probs).div_(ctx.tau)
-        return grad.index_copy(1, layout.categorical_columns, grad_v), None, None, None
+        # In the gradient's dtype even when the backward runs inside an autocast region.
+        with torch.autocast(grad.device.type, enabled=False):
+            g = layout._categorical(grad)
+            weighted = (g * probs) @ layout._membership.to(g.dtype)
+            grad_v = g.sub_(layout._per_column(weighted)).mul_(probs).div_(ctx.tau)
+            return grad.index_copy(1, layout.categorical_columns, grad_v), None, None, None
 
 
 def take_columns(x: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
