@@ -19,8 +19,8 @@ layer's dropout mask (0 or ``1 / (1 - p)``), and the head ``s = h_L w^T + b``:
 :class:`CriticPenalty` computes the penalty and that gradient with eight matrix products for
 two hidden layers. The dropout masks are drawn from the caller's generator in the critic's
 own order, so the values are those of the autograd path. At the default GAN's critic
-(238 inputs, 128-128, batch 500) the penalty's forward and backward took 1.7-1.8 ms
-against 2.6-2.8 ms (2-core dev box, ``benchmarks/results/profile_ops.md`` for its share).
+(238 inputs, 128-128, batch 500) the penalty's forward and backward took 1.6-1.9 ms
+against 2.6-2.8 ms through autograd (2-core dev box).
 """
 
 from __future__ import annotations

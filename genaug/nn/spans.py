@@ -4,8 +4,9 @@ An encoded row is a concatenation of one-hot categorical spans and continuous va
 :class:`genaug.data.TabularCodec`). The operations here treat all categorical spans at once
 as segments of the ``(batch, n_categorical_columns)`` matrix of their columns: per-span sums
 are one matrix product with a column-to-span membership matrix, per-span maxima one
-``scatter_reduce`` (on CPU, a softmax or cross-entropy first tries the row's maximum as
-every span's stabiliser, see ``SpanLayout._stable_exp``). Nothing is padded to the widest
+``scatter_reduce`` (on CPU, a softmax, cross-entropy or categorical draw first tries the
+row's maximum as every span's stabiliser, see ``SpanLayout._stable_exp`` and
+``SpanLayout._inverse_cdf_whole_rows``). Nothing is padded to the widest
 span (Adult's 42 countries would make the padded tensor four times the size of the real
 one), and no Python loop runs over rows or columns.
 
@@ -29,9 +30,9 @@ from torch.autograd.function import once_differentiable
 # running sums and thresholds of a 2,048-row block of Adult are 2 MB each.
 SAMPLE_BLOCK = 2048
 # A span's exponentials, taken from the row's largest value, must sum to more than this for
-# that shortcut to stand (SpanLayout._stable_exp): its largest term is then a normal float32
-# (> 1e-20 / 42 for Adult's widest span), and terms lost to underflow below 1.2e-38 weigh
-# less than 1e-16 of it.
+# that shortcut to stand (SpanLayout._stable_exp, SpanLayout._inverse_cdf_whole_rows): its
+# largest term is then a normal float32 (> 1e-20 / 42 for Adult's widest span), and terms
+# lost to underflow below 1.2e-38 weigh less than 1e-16 of it.
 STABLE_SUM_FLOOR = 1e-20
 
 
@@ -70,15 +71,15 @@ class SpanLayout:
         # The same over whole rows (continuous columns included), for draws that skip the
         # gather of the categorical columns: 1 on categorical columns, each column's span
         # (0 for a continuous one), and span membership with zero rows for continuous ones.
+        columns = self.categorical_columns.cpu()
         row_owner = torch.zeros(self.dim, dtype=torch.long)
-        row_owner[self.categorical_columns.cpu()] = owner
+        row_owner[columns] = owner
+        row_categorical = torch.zeros(self.dim)
+        row_categorical[columns] = 1.0
+        row_membership = row_categorical[:, None] * F.one_hot(row_owner, max(len(cat), 1))
         self._row_owner = row_owner.to(device)
-        self._row_categorical = torch.zeros(self.dim)
-        self._row_categorical[self.categorical_columns.cpu()] = 1.0
-        self._row_categorical = self._row_categorical.to(device)
-        self._row_membership = self._row_categorical[:, None] * F.one_hot(
-            self._row_owner, max(len(cat), 1)
-        ).float()
+        self._row_categorical = row_categorical.to(device)
+        self._row_membership = row_membership.to(device)
         self.cat_last = self.cat_start + self.cat_size - 1
 
     def _categorical(self, rows: torch.Tensor) -> torch.Tensor:
@@ -245,8 +246,9 @@ class _SpanGumbelSoftmax(torch.autograd.Function):
     maxima, exponentials, sums and the division, the copy back into the row) left autograd
     a dozen nodes to run backward; its gradient is short: with ``p`` a span's softmax and
     ``g`` the incoming gradient, ``d/dlogit_j = p_j * (g_j - sum_i g_i p_i) / tau``. At batch
-    500 on Adult, forward and backward took 0.94-0.96 ms recorded and 0.6 ms as one node
-    (2-core dev box). The forward's values are those of the recorded operations.
+    500 on Adult, forward and backward took 0.94-0.96 ms recorded and 0.77-0.88 ms as one
+    node (2-core dev box; most of the rest is the 57,500 uniform draws of the noise). The
+    forward's values are those of the recorded operations.
     """
 
     @staticmethod
