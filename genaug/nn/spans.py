@@ -206,12 +206,19 @@ class SpanLayout:
                 return choice
         v = self._categorical(logits)
         e = torch.exp(v - self._per_column(self._span_max(v)))
-        running = torch.cumsum(e, dim=1, dtype=torch.float64)
-        before = take_columns(running, self._first) - take_columns(e, self._first)
-        total = take_columns(running, self._last) - before
-        threshold = before + u.double() * total
-        below = (running < self._per_column(threshold)).to(logits.dtype)
-        choice = (below @ self._membership.to(below.dtype)).long()
+        running, before, total = _running_sums(e, self._first, self._last)
+        return self._choose(running, before + u.double() * total, self._owner, self._membership)
+
+    def _choose(
+        self,
+        running: torch.Tensor,
+        threshold: torch.Tensor,
+        owner: torch.Tensor,
+        membership: torch.Tensor,
+    ) -> torch.Tensor:
+        """Per span, the number of its columns whose running sum is below its threshold."""
+        below = (running < take_columns(threshold, owner)).to(membership.dtype)
+        choice = (below @ membership).long()
         # Rounding can leave the last cumulative value a hair below u.
         return torch.minimum(choice, self.cat_size - 1)
 
@@ -228,15 +235,11 @@ class SpanLayout:
         """
         top = logits.amax(dim=1, keepdim=True)
         e = torch.exp(logits - top).mul_(self._row_categorical.to(logits.dtype))
-        running = torch.cumsum(e, dim=1, dtype=torch.float64)
-        before = take_columns(running, self.cat_start) - take_columns(e, self.cat_start)
-        total = take_columns(running, self.cat_last) - before
+        running, before, total = _running_sums(e, self.cat_start, self.cat_last)
         if not bool((total > STABLE_SUM_FLOOR).all()):
             return None
         threshold = before + u.double() * total
-        below = (running < take_columns(threshold, self._row_owner)).to(logits.dtype)
-        choice = (below @ self._row_membership.to(below.dtype)).long()
-        return torch.minimum(choice, self.cat_size - 1)
+        return self._choose(running, threshold, self._row_owner, self._row_membership)
 
 
 class _SpanGumbelSoftmax(torch.autograd.Function):
@@ -272,6 +275,18 @@ class _SpanGumbelSoftmax(torch.autograd.Function):
             weighted = (g * probs) @ layout._membership.to(g.dtype)
             grad_v = g.sub_(layout._per_column(weighted)).mul_(probs).div_(ctx.tau)
             return grad.index_copy(1, layout.categorical_columns, grad_v), None, None, None
+
+
+def _running_sums(
+    e: torch.Tensor, first: torch.Tensor, last: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Float64 running sums of ``e`` along a row, each span's sum before it and its mass.
+
+    ``first`` and ``last`` are the columns of ``e`` where each span starts and ends.
+    """
+    running = torch.cumsum(e, dim=1, dtype=torch.float64)
+    before = take_columns(running, first) - take_columns(e, first)
+    return running, before, take_columns(running, last) - before
 
 
 def take_columns(x: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
