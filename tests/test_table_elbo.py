@@ -128,3 +128,32 @@ def test_second_derivatives_are_refused():
     # An error, never a silently wrong second derivative.
     with pytest.raises(RuntimeError):
         grad.sum().backward()
+
+
+@pytest.mark.parametrize("dominant", [False, True])
+def test_whole_row_and_gathered_paths_agree(dominant):
+    # On CPU a layout covering every column takes the whole-row path; a continuous value
+    # far above a row's logits sends the batch to the gathered path instead.
+    layout = SpanLayout(SPANS)
+    assert layout.covers_rows
+    b = _batch(16, seed=5)
+    recon = b["recon"].detach().clone()
+    if dominant:
+        recon[3, 3] = 200.0
+    assert (layout._stable_exp_rows(recon) is None) == dominant
+    results = []
+    for covers in (True, False):
+        layout.covers_rows = covers
+        leaf = recon.clone().requires_grad_(True)
+        loss, _ = table_elbo(
+            leaf, b["x"], b["mu"], b["logvar"], b["log_sigma"], layout, 1.0, b["prior"]
+        )
+        results.append((loss, torch.autograd.grad(loss, leaf)[0]))
+    (loss_rows, grad_rows), (loss_gathered, grad_gathered) = results
+    torch.testing.assert_close(loss_rows, loss_gathered)
+    torch.testing.assert_close(grad_rows, grad_gathered)
+
+
+def test_a_layout_with_uncovered_columns_skips_the_whole_row_path():
+    layout = SpanLayout([SPANS[0], SPANS[2]])  # columns 3 and 9-11 belong to no span
+    assert not layout.covers_rows

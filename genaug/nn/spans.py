@@ -81,6 +81,10 @@ class SpanLayout:
         self._row_categorical = row_categorical.to(device)
         self._row_membership = row_membership.to(device)
         self.cat_last = self.cat_start + self.cat_size - 1
+        # Whether every column is a span's (codecs' layouts are; a hand-made one may skip some).
+        covered = row_categorical.bool()
+        covered[self.continuous_index.cpu()] = True
+        self.covers_rows = bool(covered.all())
 
     def _categorical(self, rows: torch.Tensor) -> torch.Tensor:
         """(B, dim) -> (B, C): the categorical columns of encoded rows."""
@@ -123,6 +127,27 @@ class SpanLayout:
         peak = self._span_max(v)
         e = torch.exp(v - self._per_column(peak))
         return e, e @ membership, peak
+
+    def _stable_exp_rows(
+        self, rows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """:meth:`_stable_exp` over whole encoded rows (B, dim), on CPU, or ``None``.
+
+        ``exp(rows - top)`` with ``top`` each row's largest value, and the per-span sums of its
+        categorical columns (the continuous columns' exponentials are there but weigh
+        nothing): no gather of the categorical columns. ``None`` off the CPU, or when some
+        span's sum falls under ``STABLE_SUM_FLOOR`` (a span far below the row's top, a
+        continuous value included, or values not finite); the caller then gathers.
+        """
+        if rows.device.type != "cpu":
+            return None
+        with torch.no_grad():
+            top = rows.amax(dim=1, keepdim=True)
+        e = torch.exp(rows - top)
+        total = e @ self._row_membership.to(rows.dtype)
+        if not bool((total > STABLE_SUM_FLOOR).all()):
+            return None
+        return e, total, top
 
     def _span_softmax(self, v: torch.Tensor, row_peak: bool = True) -> torch.Tensor:
         """Softmax within each span of the categorical columns ``v`` (B, C)."""
