@@ -11,9 +11,11 @@ from torch import nn
 
 from genaug._validation import Interval, Satisfies, is_int_tuple
 from genaug.models.vae import elbo_loss, reparameterize, split_gaussian
+from genaug.models.vae_step import TableVAE, relu_layers, train_step
 from genaug.nn.conv import ConvDecoder, ConvEncoder, join_inputs
 from genaug.nn.mlp import MLP
 from genaug.nn.optim import adam
+from genaug.nn.precision import autocast_dtype
 from genaug.nn.spans import take_columns
 from genaug.synthesizers._mixins import LatentEncoderMixin
 from genaug.synthesizers.base import BaseSynthesizer
@@ -205,7 +207,35 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
     def _encode_stats(self, x: torch.Tensor, c: torch.Tensor | None):
         return split_gaussian(self.encoder_(_cat(x, c)))
 
+    def _manual_vae(self, optimizer: torch.optim.Optimizer) -> TableVAE | None:
+        """The networks for :func:`genaug.models.vae_step.train_step`, or None where it does
+        not apply: images, distributed training (its gradients are averaged by autograd
+        hooks), autocast, networks of another shape, or an optimizer over other parameters."""
+        if (
+            self.layout_ is None
+            or getattr(self, "_ddp", None)
+            or autocast_dtype(self.device_.type) is not None
+        ):
+            return None
+        encoder, decoder = relu_layers(self.encoder_), relu_layers(self.decoder_.net)
+        if encoder is None or decoder is None:
+            return None
+        prior = getattr(self, "prior_", None)
+        prior = None if prior is None else prior.table
+        vae = TableVAE(encoder, decoder, self.decoder_.log_sigma, prior, self.latent_dim)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if {id(p) for p in params} != {id(p) for p in vae.parameters()}:
+            return None
+        return vae
+
     def _train_step(self, x, c, optimizers, generator) -> dict[str, torch.Tensor]:
+        opt = optimizers["vae"]
+        vae = self._manual_vae(opt)
+        if vae is not None:
+            losses = train_step(vae, opt, x, c, self.layout_, self.beta, generator)
+            with torch.no_grad():
+                self.decoder_.log_sigma.clamp_(_LOG_SIGMA_MIN, _LOG_SIGMA_MAX)
+            return losses
         # Forwards go through _synced: under distributed training, the backward below then
         # averages the gradients of all three networks over the ranks.
         mu, logvar = split_gaussian(self._synced("encoder_")(_cat(x, c)))
@@ -215,7 +245,6 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
         loss, parts = elbo_loss(
             recon, x, mu, logvar, self.decoder_.log_sigma, self.layout_, self.beta, prior
         )
-        opt = optimizers["vae"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
