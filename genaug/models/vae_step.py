@@ -111,10 +111,23 @@ def _hidden(layers: Sequence[nn.Linear], parts: Sequence[torch.Tensor]) -> list[
     return acts
 
 
+def _grad_t_part(grad: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
+    """``grad^T part``, the narrower operand on the left.
+
+    A one-hot label of two columns as the right operand took about twice the time of the
+    same product transposed (25 against 13 us for 500 x 128 by 500 x 2, 2-core dev box).
+    """
+    if part.shape[1] < grad.shape[1]:
+        return (part.t() @ grad).t()
+    return grad.t() @ part
+
+
 def _weight_grad(grad: torch.Tensor, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+    # Contiguous, as torch's fused Adam needs: it reads a gradient as flat memory in the
+    # parameter's layout, and a transposed view would be read in the wrong order.
     if len(inputs) == 1:
-        return grad.t() @ inputs[0]
-    return torch.cat([grad.t() @ part for part in inputs], dim=1)
+        return _grad_t_part(grad, inputs[0]).contiguous()
+    return torch.cat([_grad_t_part(grad, part) for part in inputs], dim=1)
 
 
 def _relu_grad(grad: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
@@ -215,7 +228,7 @@ def train_step(
         if vae.prior is not None:
             # The prior mean's gradient is minus the KL part of mu's.
             vae.prior.weight.grad = torch.cat(
-                [(kl_mu.t() @ c).neg_(), grad_prior_logvar.t() @ c]
+                [_grad_t_part(kl_mu, c).neg(), _grad_t_part(grad_prior_logvar, c)]
             )
         vae.log_sigma.grad = grad_log_sigma
     optimizer.step()
