@@ -108,6 +108,20 @@ def test_a_category_of_tiny_probability_is_drawn_at_its_rate():
         assert torch.equal(draws[:, span.start : span.stop].sum(1), torch.ones(200_000))
 
 
+def test_a_span_far_below_the_rows_top_is_drawn_at_its_softmax():
+    # The top sits 35 above the second span: unscaled, that span would be 3e-15 of the
+    # running sum before it, a few float64 units, and its categories drawn from rounding.
+    spans = [Span(0, 3, "categorical", "a"), Span(3, 5, "categorical", "b")]
+    layout = SpanLayout(spans)
+    p = torch.tensor([0.5, 0.3, 0.15, 0.04, 0.01])
+    row = torch.cat([torch.tensor([40.0, 0.0, 0.0]), torch.log(p) + 5.0])[None, :]
+    u = torch.rand(100_000, 2, generator=torch.Generator().manual_seed(3))
+    choice = layout._inverse_cdf_whole_rows(row.expand(100_000, -1).contiguous(), u)
+    assert choice is not None  # the whole-row path, not the per-span fallback
+    freq = torch.bincount(choice[:, 1], minlength=5).double() / 100_000
+    torch.testing.assert_close(freq, p.double(), atol=0.004, rtol=0)
+
+
 def test_span_max_is_each_spans_maximum():
     layout = SpanLayout([*SPANS, Span(12, 1, "categorical", "f")])  # a span of one column
     g = torch.Generator().manual_seed(3)
@@ -218,3 +232,22 @@ def test_gumbel_softmax_gradcheck_and_no_second_derivative():
     (grad,) = torch.autograd.grad(relax(logits).pow(2).sum(), logits, create_graph=True)
     with pytest.raises(RuntimeError):
         torch.autograd.grad(grad.sum(), logits)
+
+
+def test_exp_nonpositive_is_exp_above_its_floor_and_the_floor_below():
+    from genaug.nn.spans import exp_nonpositive
+
+    x = torch.tensor([0.0, -1.0, -80.0, -90.0, -1e4, float("-inf"), float("nan")])
+    floor = torch.exp(torch.tensor(-86.3365))
+    got = exp_nonpositive(x.clone())
+    torch.testing.assert_close(got[:3], torch.exp(x[:3]))
+    torch.testing.assert_close(got[3:6], floor.expand(3), rtol=1e-4, atol=0)
+    assert torch.isnan(got[6])
+    # With autograd nothing is overwritten, and the gradient is exp's above the floor.
+    leaf = torch.tensor([-1.0, -200.0], requires_grad=True)
+    out = exp_nonpositive(leaf)
+    out.sum().backward()
+    torch.testing.assert_close(leaf.grad, torch.tensor([torch.exp(torch.tensor(-1.0)).item(), 0.0]))
+    # float16 gets no floor (its smallest normal, 6e-5, is no negligible term).
+    half = exp_nonpositive(torch.tensor([-2.0, -20.0], dtype=torch.float16))
+    assert half[1].item() == 0.0 and abs(half[0].item() - 0.1353) < 1e-3

@@ -32,9 +32,15 @@ from torch.autograd.function import once_differentiable
 SAMPLE_BLOCK = 2048
 # A span's exponentials, taken from the row's largest value, must sum to more than this for
 # that shortcut to stand (SpanLayout._stable_exp, SpanLayout._inverse_cdf_whole_rows): its
-# largest term is then a normal float32 (> 1e-20 / 42 for Adult's widest span), and terms
-# lost to underflow below 1.2e-38 weigh less than 1e-16 of it.
+# largest term is then a normal float32 (> 1e-20 / 42 for Adult's widest span), and the
+# terms exp_nonpositive raises to its floor (3e-38) weigh less than 1e-16 of it.
 STABLE_SUM_FLOOR = 1e-20
+
+
+_EXP_FLOORS = {
+    dtype: math.log(torch.finfo(dtype).tiny) + 1.0
+    for dtype in (torch.float32, torch.bfloat16, torch.float64)
+}
 
 
 def exp_nonpositive(x: torch.Tensor) -> torch.Tensor:
@@ -42,15 +48,16 @@ def exp_nonpositive(x: torch.Tensor) -> torch.Tensor:
 
     On CPU ``torch.exp`` takes a slow path for float32 arguments below about -87.3, whose
     results underflow: 500 x 121 values took 7 us in [-80, 0] and 420-975 us in [-200, 0],
-    [-95, -88] or [-1000, -200] (2-core dev box, torch 2.14.1). A trained network's logits
-    minus their row's or span's maximum go there often (a VAE on Adult after some 35 epochs,
-    a GAN's Gumbel-softmax at temperature 0.2). So the arguments are clamped to
-    ``log(tiny) + 1`` first: a term that would be a subnormal or zero comes out as
-    ``e^-86.3`` (3e-38 in float32), which next to its span's largest term, 1 (or, on the
-    row-maximum paths, a span sum above ``STABLE_SUM_FLOOR``), lies far below float32's
-    resolution; a category's chance to be drawn stays below 1e-30 per draw. NaN stays NaN.
-    Without autograd ``x`` is overwritten (pass a temporary); with it, nothing is done in
-    place.
+    [-95, -88] or [-1000, -200] (2-core dev box, torch 2.14.1). Logits minus their row's or
+    span's maximum can go there; on Adult, the VAE's and GAN's rarely did (clamping changed
+    neither their epochs nor their draws measurably), so this is a guard: the arguments
+    are clamped to ``log(tiny) + 1``, and a term that would be a subnormal or zero comes out
+    as ``e^-86.3`` (3e-38 in float32). Next to its span's largest term, 1, or a span sum
+    above ``STABLE_SUM_FLOOR`` on the row-maximum paths, that is far below float32's
+    resolution, so neither a sum nor a draw can tell it from zero. NaN stays NaN; ``-inf``
+    becomes the floor too. float32, bfloat16 and float64 (floor ``e^-707``) are clamped,
+    other dtypes get the plain exponential. Without autograd ``x`` is overwritten (pass a
+    temporary); with it, nothing is done in place.
 
     Parameters
     ----------
@@ -60,8 +67,12 @@ def exp_nonpositive(x: torch.Tensor) -> torch.Tensor:
     -------
     Tensor
     """
-    floor = math.log(torch.finfo(x.dtype).tiny) + 1.0
-    if x.requires_grad and torch.is_grad_enabled():
+    grad = x.requires_grad and torch.is_grad_enabled()
+    if x.dtype not in _EXP_FLOORS:
+        # float16's smallest normal, 6e-5, is no negligible term: no floor there.
+        return torch.exp(x) if grad else x.exp_()
+    floor = _EXP_FLOORS[x.dtype]
+    if grad:
         return torch.exp(x.clamp_min(floor))
     return x.clamp_min_(floor).exp_()
 
@@ -299,12 +310,19 @@ class SpanLayout:
         inverse CDF as before. ``None`` when some span's mass falls under
         ``STABLE_SUM_FLOOR`` (values far below the row's top, or not finite): the caller
         then takes per-span maxima.
+
+        Each span is scaled to sum to one before the running sums: a span some 25-46 below
+        the row's top would otherwise be a sliver of the running sum of the spans before it
+        (3e-15 of it at 35 below), and float64 would keep too few of its digits to tell its
+        categories apart.
         """
         top = logits.amax(dim=1, keepdim=True)
         e = exp_nonpositive(logits - top).mul_(self._row_categorical.to(logits.dtype))
-        running, before, total = _running_sums(e, self.cat_start, self.cat_last)
-        if not bool((total > STABLE_SUM_FLOOR).all()):
+        mass = e @ self._row_membership.to(e.dtype)
+        if not bool((mass > STABLE_SUM_FLOOR).all()):
             return None
+        scaled = e.double().div_(take_columns(mass, self._row_owner))
+        running, before, total = _running_sums(scaled, self.cat_start, self.cat_last)
         threshold = before + u.double() * total
         return self._choose(running, threshold, self._row_owner, self._row_membership)
 
