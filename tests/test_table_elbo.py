@@ -159,3 +159,58 @@ def test_whole_row_and_gathered_paths_agree(dominant):
 def test_a_layout_with_uncovered_columns_skips_the_whole_row_path():
     layout = SpanLayout([SPANS[0], SPANS[2]])  # columns 3 and 9-11 belong to no span
     assert not layout.covers_rows
+
+
+def test_an_input_changed_in_place_before_the_backward_is_an_error():
+    layout = SpanLayout(SPANS)
+    b = _batch(6, seed=7)
+    x = b["x"].clone()
+    loss, _ = table_elbo(b["recon"], x, b["mu"], b["logvar"], b["log_sigma"], layout)
+    x.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+@pytest.mark.parametrize("shift", [0.0, -60.0])
+def test_whole_row_paths_equal_the_unfused_definition(shift):
+    # shift -60 puts span c far below its row's top: each span's own maximum steadies it.
+    layout = SpanLayout(SPANS)
+    b = _batch(16, seed=8)
+    recon = b["recon"].detach().clone()
+    recon[:, 4:9] += shift
+    recon.requires_grad_(True)
+    _, _, peak = layout._stable_exp_rows(recon.detach())
+    assert peak.shape[1] == (1 if shift == 0.0 else layout.n_categorical)
+    loss, _ = table_elbo(recon, b["x"], b["mu"], b["logvar"], b["log_sigma"], layout, 0.7)
+    expected, _, _ = _unfused({**b, "recon": recon}, layout, 0.7, False)
+    torch.testing.assert_close(loss, expected)
+    for got, want in zip(
+        torch.autograd.grad(loss, [recon, b["log_sigma"]]),
+        torch.autograd.grad(expected, [recon, b["log_sigma"]]),
+    ):
+        torch.testing.assert_close(got, want)
+
+    def f(r):
+        mu, logvar, x = b["mu"][:5], b["logvar"][:5], b["x"][:5]
+        return TableELBO.apply(r, mu, logvar, None, None, b["log_sigma"], x, layout, 0.7)[0]
+
+    assert torch.autograd.gradcheck(f, (recon[:5].detach().requires_grad_(True),))
+
+
+def test_whole_rows_of_categorical_spans_only_equal_the_unfused_definition():
+    spans = [Span(0, 3, "categorical", "a"), Span(3, 5, "categorical", "c")]
+    layout = SpanLayout(spans)
+    assert layout.covers_rows and layout.continuous_index.numel() == 0
+    b = _batch(12, seed=9)
+    recon = b["recon"][:, :8].detach().requires_grad_(True)
+    x = b["x"][:, [0, 1, 2, 4, 5, 6, 7, 8]]  # the one-hot columns of spans a and c
+    log_sigma = torch.zeros(0, dtype=torch.float64, requires_grad=True)
+    loss, _ = table_elbo(recon, x, b["mu"], b["logvar"], log_sigma, layout)
+    expected = (
+        reconstruction_nll(recon, x, log_sigma, layout).mean()
+        + kl_standard_normal(b["mu"], b["logvar"]).mean()
+    )
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(
+        torch.autograd.grad(loss, recon)[0], torch.autograd.grad(expected, recon)[0]
+    )

@@ -157,3 +157,37 @@ def test_autograd_path_where_the_manual_step_does_not_apply():
     # Another network shape.
     syn.encoder_ = ResidualMLP(syn.data_dim_ + syn.cond_dim_, (8,), 2 * syn.latent_dim)
     assert syn._manual_vae(opt) is None
+
+
+def test_hooks_frozen_or_tied_parameters_keep_autograd():
+    X, y = make_labelled(200)
+    syn, _ = _fitted(X, y, latent_dim=2, encoder_hidden=(8,), decoder_hidden=(8,))
+    opt = syn._make_optimizers()["vae"]
+    assert syn._manual_vae(opt) is not None
+    # A forward hook: the manual step calls no module, so it would never run.
+    handle = syn.decoder_.net.head.register_forward_hook(lambda m, i, o: None)
+    assert syn._manual_vae(opt) is None
+    handle.remove()
+    handle = syn.encoder_.body[0].weight.register_hook(lambda g: g)
+    assert syn._manual_vae(opt) is None
+    handle.remove()
+    assert syn._manual_vae(opt) is not None
+    # A frozen parameter still in the optimizer: autograd would leave it alone.
+    syn.encoder_.head.bias.requires_grad_(False)
+    assert syn._manual_vae(opt) is None
+    syn.encoder_.head.bias.requires_grad_(True)
+    # An extra parameter on a layer would get no gradient.
+    syn.encoder_.head.register_parameter("extra", torch.nn.Parameter(torch.zeros(1)))
+    assert syn._manual_vae(opt) is None
+
+
+def test_an_unlabelled_refit_after_a_labelled_one_takes_the_manual_step(monkeypatch):
+    X, y = make_labelled(200)
+    syn = VAESynthesizer(epochs=1, batch_size=50, latent_dim=2, random_state=0).fit(X, y)
+    calls = []
+    original = vae_step.train_step
+    monkeypatch.setattr(
+        "genaug.synthesizers.vae.train_step", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    syn.fit(X)  # the prior of the labelled fit is not this fit's
+    assert calls

@@ -80,7 +80,8 @@ def elbo_forward(
         rows = rows + (0.5 * sq.sum(dim=1) + constant)
         saved.update(diff=diff, inv_var=inv_var, sq=sq)
     # KL summed over the batch, each element's terms combined before the sum, with
-    # expm1(d) - d rather than exp(d) - 1 - d: no cancellation of the ones.
+    # expm1(d) - d rather than exp(d) - 1 - d: the ones do not cancel, and what cancels
+    # between expm1(d) and d for small d loses far fewer digits.
     if prior_mu is None:
         var_m1 = torch.expm1(logvar)
         kl_sum = (mu * mu).sum() + (var_m1 - logvar).sum()
@@ -113,8 +114,9 @@ def elbo_backward(
     ``scale`` is the loss's upstream gradient over the batch size (a float where it is known
     on the host: a product with a 0-d tensor is the slower one on CPU). Returns the gradients
     of ``(recon, mu, logvar, prior_mu, prior_logvar, log_sigma)``: ``None`` for the prior's
-    without one, for ``recon`` and ``log_sigma`` when not ``recon_grad``, and for
-    ``prior_mu`` when not ``prior_mu_grad`` (it is minus that of ``mu``).
+    without one, for ``recon`` and ``log_sigma`` when not ``recon_grad``, for ``log_sigma``
+    without continuous columns, and for ``prior_mu`` when not ``prior_mu_grad`` (it is minus
+    that of ``mu``).
     """
     grad_recon = grad_log_sigma = None
     if recon_grad:
@@ -163,7 +165,10 @@ class TableELBO(torch.autograd.Function):
             loss, rec, kl, saved = elbo_forward(
                 recon, mu, logvar, prior_mu, prior_logvar, log_sigma, x, layout, beta
             )
-        ctx.saved = saved
+        # Through save_for_backward, so that an input changed in place before the backward
+        # (mu, x) is an error rather than a wrong gradient.
+        ctx.keys = tuple(saved)
+        ctx.save_for_backward(*saved.values())
         ctx.layout, ctx.beta, ctx.shape = layout, float(beta), recon.shape
         ctx.mark_non_differentiable(rec, kl)
         return loss, rec, kl
@@ -173,7 +178,7 @@ class TableELBO(torch.autograd.Function):
     def backward(ctx, grad_loss, _grad_rec, _grad_kl):
         with torch.autocast(grad_loss.device.type, enabled=False):
             grads = elbo_backward(
-                ctx.saved,
+                dict(zip(ctx.keys, ctx.saved_tensors)),
                 ctx.layout,
                 ctx.shape,
                 grad_loss / ctx.shape[0],

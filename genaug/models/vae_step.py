@@ -17,12 +17,13 @@ An input made of parts ``[x, c]`` (rows and their one-hot label) is multiplied p
 part against the matching columns of the first weight, so nothing is concatenated, and the
 encoder's output layer is two products, one per half of its rows, which leaves ``mu`` and
 ``logvar`` contiguous. :func:`train_step` runs the forward, the backward and the optimizer's
-step; the values and the noise drawn are those of the autograd path (its gradients differ
-by rounding only, which the tests check). On Adult (121 encoded columns, two labels, batch
-500, the default 128-128 networks) a step took 3.9-4.0 ms against 4.4-4.5 ms through
-autograd (alternating in one process), and with the whole-row ELBO a 12-epoch fit's median
-epoch 0.23-0.25 s against 0.28-0.29 s before both (four alternating process pairs; 2-core
-dev box). The synthesizer keeps autograd for images, distributed training and autocast.
+step; it draws the same noise as the autograd path, and its losses and gradients equal that
+path's up to rounding (the split products round differently; the tests check both). On
+Adult (121 encoded columns, two labels, batch 500, the default 128-128 networks) a step took
+3.9-4.0 ms against 4.4-4.5 ms through autograd (alternating in one process), and with the
+whole-row ELBO a 12-epoch fit's median epoch 0.23-0.25 s against 0.28-0.29 s before both
+(four alternating process pairs; 2-core dev box). The synthesizer keeps autograd for images,
+distributed training and autocast.
 """
 
 from __future__ import annotations
@@ -32,10 +33,15 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.modules import module as module_hooks
 
 from genaug.models.table_elbo import elbo_backward, elbo_forward
 from genaug.nn.mlp import MLP
 from genaug.nn.spans import SpanLayout
+
+# Hooks a module or torch can hold (torch keeps the global ones in torch.nn.modules.module).
+_MODULE_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+_GLOBAL_HOOKS = tuple(f"_global{name}" for name in _MODULE_HOOKS)
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,35 @@ class TableVAE:
 
     def parameters(self) -> list[nn.Parameter]:
         """Every parameter :func:`train_step` gives a gradient."""
-        params = [p for layer in (*self.encoder, *self.decoder) for p in layer.parameters()]
+        params = [p for layer in (*self.encoder, *self.decoder) for p in (layer.weight, layer.bias)]
         if self.prior is not None:
             params.append(self.prior.weight)
         return [*params, self.log_sigma]
+
+    def trains(self, modules: Sequence[nn.Module], optimizer: torch.optim.Optimizer) -> bool:
+        """Whether :func:`train_step` computes what autograd would for ``modules``.
+
+        It must see every parameter of ``modules`` (each once, none frozen: it assigns every
+        gradient), ``optimizer`` must hold exactly those, and no hook may be registered: the
+        step calls no module and records nothing for autograd, so hooks (and what is built on
+        them, such as the old ``weight_norm``) would be skipped.
+        """
+        mine = self.parameters()
+        ids = sorted(id(p) for p in mine)
+        if len(set(ids)) != len(ids) or not all(p.requires_grad for p in mine):
+            return False
+        if sorted(id(p) for m in modules for p in m.parameters()) != ids:
+            return False
+        if sorted(id(p) for group in optimizer.param_groups for p in group["params"]) != ids:
+            return False
+        if any(getattr(module_hooks, name, None) for name in _GLOBAL_HOOKS):
+            return False
+        for module in (m for root in modules for m in root.modules()):
+            if any(getattr(module, name) for name in _MODULE_HOOKS):
+                return False
+        return not any(
+            p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None) for p in mine
+        )
 
 
 def relu_layers(network: nn.Module) -> list[nn.Linear] | None:

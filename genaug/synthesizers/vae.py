@@ -210,21 +210,25 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
     def _manual_vae(self, optimizer: torch.optim.Optimizer) -> TableVAE | None:
         """The networks for :func:`genaug.models.vae_step.train_step`, or None where it does
         not apply: images, distributed training (its gradients are averaged by autograd
-        hooks), autocast, networks of another shape, or an optimizer over other parameters."""
+        hooks), autocast, networks of another shape, hooks, frozen parameters, or an
+        optimizer over other parameters (see :meth:`TableVAE.trains`)."""
         if (
             self.layout_ is None
             or getattr(self, "_ddp", None)
             or autocast_dtype(self.device_.type) is not None
+            or type(self.decoder_) is not _GaussianDecoder
         ):
             return None
         encoder, decoder = relu_layers(self.encoder_), relu_layers(self.decoder_.net)
         if encoder is None or decoder is None:
             return None
-        prior = getattr(self, "prior_", None)
-        prior = None if prior is None else prior.table
+        prior = None
+        if "prior_" in self._module_names:
+            if type(self.prior_) is not _ConditionalPrior:
+                return None
+            prior = self.prior_.table
         vae = TableVAE(encoder, decoder, self.decoder_.log_sigma, prior, self.latent_dim)
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        if {id(p) for p in params} != {id(p) for p in vae.parameters()}:
+        if not vae.trains(list(self._modules().values()), optimizer):
             return None
         return vae
 
