@@ -191,3 +191,19 @@ def test_an_unlabelled_refit_after_a_labelled_one_takes_the_manual_step(monkeypa
     )
     syn.fit(X)  # the prior of the labelled fit is not this fit's
     assert calls
+
+
+def test_the_manual_step_is_decided_once_per_fit(monkeypatch):
+    X, y = make_labelled(200)
+    calls = []
+    original = VAESynthesizer._manual_vae
+
+    def counting(self, opt):
+        calls.append(opt)
+        return original(self, opt)
+
+    monkeypatch.setattr(VAESynthesizer, "_manual_vae", counting)
+    syn = VAESynthesizer(epochs=2, batch_size=50, latent_dim=2, random_state=0).fit(X, y)
+    assert len(calls) == 1
+    syn.fit(X, y)  # a new fit, a new optimizer, a new decision
+    assert len(calls) == 2 and calls[0] is not calls[1]
