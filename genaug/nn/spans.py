@@ -164,12 +164,9 @@ class SpanLayout:
         """
         membership = self._membership.to(v.dtype)
         if row_peak and v.device.type == "cpu":
-            with torch.no_grad():
-                top = v.amax(dim=1, keepdim=True)
-            e = exp_nonpositive(v - top)
-            total = e @ membership
-            if bool((total > STABLE_SUM_FLOOR).all()):
-                return e, total, top
+            found = _row_peak_exp(v, membership)
+            if found is not None:
+                return found
         peak = self._span_max(v)
         e = exp_nonpositive(v - self._per_column(peak))
         return e, e @ membership, peak
@@ -190,12 +187,9 @@ class SpanLayout:
         if rows.device.type != "cpu":
             return None
         membership = self._row_membership.to(rows.dtype)
-        with torch.no_grad():
-            top = rows.amax(dim=1, keepdim=True)
-        e = exp_nonpositive(rows - top)
-        total = e @ membership
-        if bool((total > STABLE_SUM_FLOOR).all()):
-            return e, total, top
+        found = _row_peak_exp(rows, membership)
+        if found is not None:
+            return found
         with torch.no_grad():
             peak = rows.new_full((rows.shape[0], self.n_categorical + 1), float("-inf"))
             peak.scatter_reduce_(1, self._row_bucket.expand(rows.shape[0], -1), rows, "amax")
@@ -360,6 +354,21 @@ class _SpanGumbelSoftmax(torch.autograd.Function):
             weighted = (g * probs) @ layout._membership.to(g.dtype)
             grad_v = g.sub_(layout._per_column(weighted)).mul_(probs).div_(ctx.tau)
             return grad.index_copy(1, layout.categorical_columns, grad_v), None, None, None
+
+
+def _row_peak_exp(
+    v: torch.Tensor, membership: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """``exp(v - top)`` with ``top`` each row's largest value, its per-span sums through
+    ``membership``, and ``top``; ``None`` when a span's sum falls under ``STABLE_SUM_FLOOR``
+    (read back on the host: CPU only)."""
+    with torch.no_grad():
+        top = v.amax(dim=1, keepdim=True)
+    e = exp_nonpositive(v - top)
+    total = e @ membership
+    if bool((total > STABLE_SUM_FLOOR).all()):
+        return e, total, top
+    return None
 
 
 def _running_sums(
