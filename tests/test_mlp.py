@@ -152,3 +152,33 @@ def test_second_derivatives_through_the_constant_input_path_are_refused():
     (grad,) = torch.autograd.grad(out.pow(2).sum(), net.head.weight, create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable"):
         grad.sum().backward()
+
+
+def test_one_hot_lookups_follow_every_change_of_the_weights():
+    # The folded weights are kept between calls: a change of a parameter or a running
+    # statistic (in place, by load_state_dict, or by replacing the tensor) must show.
+    net = _net()
+    dense, active = _one_hot_inputs(30)
+    x = torch.cat([dense, torch.zeros(30, 3).scatter_(1, active, 1.0)], 1)
+    with torch.no_grad():
+        net.forward_one_hot(dense, active)
+        net.blocks[0][1].running_var.mul_(2.0)
+        torch.testing.assert_close(net.forward_one_hot(dense, active), _reference(net, x))
+        net.head.bias.add_(1.0)
+        torch.testing.assert_close(net.forward_one_hot(dense, active), _reference(net, x))
+        net.load_state_dict(_net(seed=1).state_dict())
+        torch.testing.assert_close(net.forward_one_hot(dense, active), _reference(net, x))
+        net.blocks[1][0].weight = torch.nn.Parameter(torch.randn(12, 23))
+        torch.testing.assert_close(net.forward_one_hot(dense, active), _reference(net, x))
+    # A training step (the optimizer updates in place) shows as well.
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    net(x).sum().backward()
+    opt.step()
+    net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(net.forward_one_hot(dense, active), _reference(net, x))
+        # And the kept weights are reused while nothing changes.
+        first = net.__dict__["_one_hot_cache"]
+        net.forward_one_hot(dense, active)
+        assert net.__dict__["_one_hot_cache"] is first
