@@ -1,0 +1,195 @@
+"""Where a draw of 50,000 rows spends its time, and before/after ratios of it.
+
+Each model (default configuration, Adult with its label, a few epochs: a sampling rate
+depends on the networks' sizes, not on how long they trained) is fitted in a fresh child
+process, which then times ``sample(50_000)`` over several seeds after a warm-up draw and
+splits the time into its parts by timing the functions a draw goes through: the
+generator's (or decoder's) forward pass, the categorical draws (``SpanLayout.sample_one_hot``),
+the noise, the codec's decode, and the rest (label draws, copies into the output array,
+Python).
+
+With ``--against DIR`` (another genaug source tree, e.g. ``git worktree add /tmp/old HEAD~3``)
+the child processes alternate between that tree and this one for ``--rounds`` rounds, and the
+ratio of their totals (this / that) is reported per round: on a shared machine single timings
+drift by 10-25 %, a ratio of neighbouring processes much less.
+
+    python benchmarks/sampling_parts.py --threads 2 --out benchmarks/results
+    python benchmarks/sampling_parts.py --against /tmp/old --rounds 4 --name draw_pairs \\
+        --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROWS = 50_000
+PARTS = ("forward", "draw", "noise", "decode")
+
+
+def _child(model: str, epochs: int, draws: int, threads: int) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(threads)
+    import genaug
+    from genaug import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer
+    from genaug.datasets import load_adult
+    from genaug.nn.mlp import ResidualMLP
+    from genaug.nn.spans import SpanLayout
+
+    X = load_adult()
+    y = X.pop("income")
+    cls = {"gan": GANSynthesizer, "vae": VAESynthesizer, "vaegan": VAEGANSynthesizer}[model]
+    synth = cls(epochs=epochs, batch_size=500, random_state=0).fit(X, y)
+    spent = dict.fromkeys(PARTS, 0.0)
+
+    def timed(owner: Any, name: str, part: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - start
+
+        setattr(owner, name, wrapper)
+
+    if model == "gan":
+        timed(ResidualMLP, "forward_one_hot", "forward")
+    else:
+        network = synth.decoder_
+        timed(network, "forward", "forward")
+    timed(SpanLayout, "sample_one_hot", "draw")
+    timed(type(synth.codec_), "_inverse_transform", "decode")
+    timed(torch, "randn", "noise")
+    synth.sample(ROWS, random_state=0)  # warm-up
+    totals = []
+    for part in spent:
+        spent[part] = 0.0
+    for seed in range(1, draws + 1):
+        start = time.perf_counter()
+        synth.sample(ROWS, random_state=seed)
+        totals.append(time.perf_counter() - start)
+    ms = {part: 1e3 * t / draws for part, t in spent.items()}
+    ms["total"] = 1e3 * sum(totals) / draws
+    ms["rest"] = ms["total"] - sum(ms[p] for p in PARTS)
+    ms["median_total"] = 1e3 * statistics.median(totals)
+    return {"model": model, "source": str(Path(genaug.__file__).parent.parent), "ms": ms}
+
+
+def _run_child(model: str, args: argparse.Namespace, tree: Path | None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        model,
+        "--epochs",
+        str(args.epochs),
+        "--draws",
+        str(args.draws),
+        "--threads",
+        str(args.threads),
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        "# Where a 50,000-row draw spends its time",
+        "",
+        f"Adult with its label, default configurations fitted for {result['epochs']} epochs; "
+        f"mean of {result['draws']} seeded draws of {ROWS:,} rows after a warm-up draw, each "
+        f"model in a fresh process; {result['threads']} torch thread(s). Machine: "
+        f"{m.get('cpu', '?')}, torch {m.get('torch', '?')}.",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+        "| round | tree | model | total ms | forward | categorical draw | noise | decode | rest |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in result["runs"]:
+        ms = row["ms"]
+        lines.append(
+            f"| {row['round']} | {row['tree']} | {row['model']} | {ms['total']:.1f} | "
+            + " | ".join(f"{ms[p]:.1f}" for p in (*PARTS, "rest"))
+            + " |"
+        )
+    if result.get("ratios"):
+        title = "Ratio of totals, this tree / the other, per round (alternating processes):"
+        lines += ["", title, ""]
+        lines += ["| model | ratios | median |", "|---|---|---|"]
+        for model, ratios in result["ratios"].items():
+            shown = ", ".join(f"{r:.3f}" for r in ratios)
+            lines.append(f"| {model} | {shown} | {statistics.median(ratios):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="gan,vae")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--draws", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--against", type=Path, default=None, help="another genaug source tree")
+    parser.add_argument("--name", default="sampling_parts")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args.epochs, args.draws, args.threads)))
+        return
+
+    from genaug.bench._common import machine_description, write_json, write_text
+
+    models = args.models.split(",")
+    runs: list[dict[str, Any]] = []
+    ratios: dict[str, list[float]] = {model: [] for model in models} if args.against else {}
+    for r in range(1, args.rounds + 1):
+        for model in models:
+            trees: list[tuple[str, Path | None]] = [("this", None)]
+            if args.against is not None:
+                # The order alternates so that neither tree always runs first.
+                other = ("other", args.against.resolve())
+                trees = [other, trees[0]] if r % 2 else [trees[0], other]
+            got = {}
+            for label, tree in trees:
+                row = _run_child(model, args, tree)
+                row.update(round=r, tree=label)
+                runs.append(row)
+                got[label] = row["ms"]["total"]
+                print(f"round {r} {model} {label}: {row['ms']['total']:.1f} ms", flush=True)
+            if args.against is not None:
+                ratios[model].append(got["this"] / got["other"])
+    command = "python benchmarks/sampling_parts.py " + " ".join(sys.argv[1:])
+    result = {
+        "machine": machine_description(),
+        "threads": args.threads,
+        "epochs": args.epochs,
+        "draws": args.draws,
+        "command": command,
+        "runs": runs,
+        "ratios": ratios,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / f"{args.name}.json", result)
+    write_text(args.out / f"{args.name}.md", _markdown(result))
+    print(_markdown(result))
+
+
+if __name__ == "__main__":
+    main()
