@@ -151,6 +151,28 @@ def test_sampling_runs_in_eval_mode_without_touching_the_networks(fitted):
     assert not fitted.generator_.training
 
 
+def test_networks_put_back_in_training_mode_between_chunks_still_sample_in_eval_mode(fitted):
+    whole = fitted.sample(5000, random_state=8)[0]
+    chunks = fitted.iter_sample(5000, random_state=8, chunk_size=2500)
+    first = next(chunks)[0]
+    fitted._set_train(True)  # batch statistics would change the generator's output
+    second = next(chunks)[0]
+    pd.testing.assert_frame_equal(pd.concat([first, second], ignore_index=True), whole)
+    assert not fitted.generator_.training
+
+
+def test_a_refit_on_other_columns_samples_their_values(toy):
+    # The unconditional draw's value probabilities are kept between passes: a refit on
+    # another table must not reuse the old ones.
+    X, y = toy
+    model = _tiny().fit(X, y)
+    model.sample(100, random_state=0)
+    other = pd.DataFrame({"x": X["x"], "shape": np.where(X["y"] > 0, "round", "square")})
+    out = model.fit(other, y).sample(3000, random_state=0)[0]
+    assert list(out.columns) == ["x", "shape"]
+    assert set(out["shape"]) == {"round", "square"}
+
+
 def test_save_load_and_pickle_give_identical_samples(fitted, tmp_path):
     fitted.save(tmp_path / "gan")
     loaded = genaug.load(tmp_path / "gan")
