@@ -225,3 +225,16 @@ def test_labels_come_back_in_their_dtype(dtype):
     _, ys = syn.sample(50, y={"rare": 20, "common": 30}, random_state=0)
     assert ys.dtype == y.dtype and ys.name == "label"
     assert ys.tolist() == ["rare"] * 20 + ["common"] * 30
+
+
+def test_the_priors_draw_by_lookup_equals_the_one_hot_product():
+    from genaug.synthesizers.vae import _ConditionalPrior
+
+    torch.manual_seed(0)
+    prior = _ConditionalPrior(3, 8)
+    labels = torch.tensor([2, 0, 1, 2, 2])
+    eps = torch.randn(5, 8)
+    with torch.no_grad():
+        mu, logvar = prior(torch.nn.functional.one_hot(labels, 3).float())
+        expected = mu + torch.exp(0.5 * logvar) * eps
+        torch.testing.assert_close(prior.draw(labels, eps), expected)

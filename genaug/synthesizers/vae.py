@@ -62,6 +62,17 @@ class _ConditionalPrior(nn.Module):
         mu, logvar = split_gaussian(self.table(c))
         return mu, logvar
 
+    def draw(self, labels: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """``mu_c + exp(logvar_c / 2) * eps`` for class codes ``labels`` (sampling).
+
+        Each class's mean and scale are looked up, where ``forward`` multiplies the one-hot
+        labels by the table and splits and copies its output: three operations per
+        2,048-row sampling pass instead of eight.
+        """
+        mu, logvar = self.table.weight.t().chunk(2, dim=1)
+        scale = torch.exp(0.5 * logvar)
+        return torch.addcmul(mu[labels], scale[labels], eps)
+
 
 def _cat(a: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
     return join_inputs(a, c)
@@ -273,8 +284,7 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
     ) -> torch.Tensor:
         z = torch.randn((n, self.latent_dim), generator=generator, device=self.device_)
         if c is not None:
-            mu, logvar = self.prior_(c)
-            z = mu + torch.exp(0.5 * logvar) * z
+            z = self.prior_.draw(c.argmax(1), z)
         recon = self.decoder_(_cat(z, c))
         if self.layout_ is None:
             # Images: the decoder's mean. Pixel noise of the learned scale would only add grain.
