@@ -317,11 +317,15 @@ def average_buffers(modules: Iterable[nn.Module], device: torch.device) -> None:
         flat = torch.cat([b.detach().reshape(-1).double() for b in floats]).to(comm)
         mean = (_gather(flat).sum(0) / world_size()).to(device)
         offset = 0
-        for buf in floats:
-            n = buf.numel()
-            buf.data.copy_(mean[offset : offset + n].reshape(buf.shape))
-            offset += n
+        # In place under no_grad rather than through .data, so that the buffers' version
+        # counters move (the sampling path keeps weights folded with them until they do).
+        with torch.no_grad():
+            for buf in floats:
+                n = buf.numel()
+                buf.copy_(mean[offset : offset + n].reshape(buf.shape))
+                offset += n
     for buf in others:
         tensor = buf.detach().to(comm).clone()
         dist.broadcast(tensor, src=0)
-        buf.data.copy_(tensor.to(buf.device))
+        with torch.no_grad():
+            buf.copy_(tensor.to(buf.device))

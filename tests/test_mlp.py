@@ -182,3 +182,21 @@ def test_one_hot_lookups_follow_every_change_of_the_weights():
         first = net.__dict__["_one_hot_cache"]
         net.forward_one_hot(dense, active)
         assert net.__dict__["_one_hot_cache"] is first
+
+
+def test_one_hot_lookups_keep_nothing_for_inference_tensors_and_pickles_leave_them_out():
+    import pickle
+
+    dense, active = _one_hot_inputs(20)
+    with torch.inference_mode():
+        net = _net()  # parameters made here are inference tensors: no version counter
+        out = net.forward_one_hot(dense, active)
+        assert "_one_hot_cache" not in net.__dict__
+    net = _net()
+    with torch.no_grad():
+        net.forward_one_hot(dense, active)
+    assert "_one_hot_cache" in net.__dict__
+    copy = pickle.loads(pickle.dumps(net))
+    assert "_one_hot_cache" not in copy.__dict__
+    with torch.no_grad():
+        torch.testing.assert_close(copy.forward_one_hot(dense, active), out)

@@ -107,6 +107,51 @@ def test_a_category_of_tiny_probability_is_drawn_at_its_rate():
         assert torch.equal(draws[:, span.start : span.stop].sum(1), torch.ones(200_000))
 
 
+def _tiny_probability_rate(layout, rows):
+    draws = layout.sample_one_hot(rows, torch.Generator().manual_seed(2))
+    return draws[:, 25].float().mean().item()
+
+
+def _tiny_probability_layout():
+    spans = [Span(3 * i, 3, "categorical", f"s{i}") for i in range(8)] + [
+        Span(24, 2, "categorical", "rare")
+    ]
+    row = torch.zeros(1, 26)
+    row[0, 24], row[0, 25] = 0.0, torch.log(torch.tensor(1e-3 / (1 - 1e-3)))
+    return SpanLayout(spans), row.expand(200_000, -1).contiguous()
+
+
+def test_draws_stay_exact_under_bfloat16_autocast_and_reduced_matmul_precision():
+    # Under autocast a product would run in bfloat16 (8 bits: a 1e-3 category drawn at 0
+    # or 0.4 %); under a lower float32 matmul precision oneDNN may round its inputs alike.
+    layout, rows = _tiny_probability_layout()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert 0.0007 < _tiny_probability_rate(layout, rows) < 0.0013
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("medium")
+        assert 0.0007 < _tiny_probability_rate(layout, rows) < 0.0013
+    finally:
+        torch.set_float32_matmul_precision(before)
+    draws = layout.sample_one_hot(rows[:10].bfloat16(), torch.Generator().manual_seed(0))
+    assert draws.dtype == torch.bfloat16
+
+
+def test_draws_need_no_gradient_and_ignore_a_non_finite_continuous_value():
+    layout = SpanLayout(SPANS)
+    logits = torch.randn(4000, 12, generator=torch.Generator().manual_seed(9), requires_grad=True)
+    draws = layout.sample_one_hot(logits, torch.Generator().manual_seed(1))
+    assert not draws.requires_grad
+    broken = logits.detach().clone()
+    broken[::2, 3] = float("nan")  # a continuous column
+    broken[1::2, 11] = float("inf")
+    draws = layout.sample_one_hot(broken, torch.Generator().manual_seed(1))
+    for s in CATEGORICAL:
+        assert torch.equal(draws[:, s.start : s.stop].sum(1), torch.ones(4000))
+    freq = draws[:, 4:9].mean(0)
+    torch.testing.assert_close(freq, F.softmax(broken[:, 4:9], 1).mean(0), atol=0.03, rtol=0)
+
+
 def test_a_span_far_below_the_rows_top_is_drawn_at_its_softmax():
     # The top sits 35 above the second span: unscaled, that span would be 3e-15 of the
     # running sum before it, a few float64 units, and its categories drawn from rounding.
@@ -116,7 +161,6 @@ def test_a_span_far_below_the_rows_top_is_drawn_at_its_softmax():
     row = torch.cat([torch.tensor([40.0, 0.0, 0.0]), torch.log(p) + 5.0])[None, :]
     u = torch.rand(100_000, 2, generator=torch.Generator().manual_seed(3))
     choice = layout._inverse_cdf_whole_rows(row.expand(100_000, -1).contiguous(), u)
-    assert choice is not None  # the whole-row path, not the per-span fallback
     freq = torch.bincount(choice[:, 1], minlength=5).double() / 100_000
     torch.testing.assert_close(freq, p.double(), atol=0.004, rtol=0)
 

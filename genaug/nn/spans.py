@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 # Rows per block of SpanLayout.sample_one_hot's draws (a sampling pass has GENERATE_CHUNK =
-# 2,048 rows; early stopping's validation rows are one pass of up to 8,192): the float64
-# running sums and thresholds of a 2,048-row block of Adult are 2 MB each.
+# 2,048 rows; early stopping's validation rows are one pass of up to 8,192): a block's running
+# sums and thresholds are each a (rows x columns) matrix.
 SAMPLE_BLOCK = 2048
 # A span's exponentials, taken from the row's largest value, must sum to more than this for
 # that shortcut to stand (SpanLayout._stable_exp, SpanLayout._inverse_cdf_whole_rows): its
@@ -135,6 +135,7 @@ class SpanLayout:
             row_categorical.bool(), row_owner, torch.full_like(row_owner, len(cat))
         ).to(device)
         self._span_groups = _span_groups(cat, device)
+        self._row_other = (~row_categorical.bool()).to(device)
         # Each column's position in its span, -1 off the spans (one-hot rows from choices).
         slot = torch.full((self.dim,), -1.0)
         if len(cat):
@@ -250,31 +251,39 @@ class SpanLayout:
         """Draw one category per span from its softmax and return the one-hot rows.
 
         Exact inverse-CDF draws, one uniform number per span and row, vectorised over both.
-        The uniform numbers are drawn for all rows at once; the draws are then made
-        ``SAMPLE_BLOCK`` rows at a time, which bounds the float64 temporaries of a large
-        pass (the draws do not depend on the blocking).
+        The uniform numbers are drawn for all rows at once, then the draws are made
+        ``SAMPLE_BLOCK`` rows at a time, which bounds a large pass's temporaries; a draw can
+        depend on the blocking only where its uniform number falls within rounding of a
+        category's bound. They are made without autograd and outside any autocast region,
+        in float32 on CPU (bfloat16 and float16 logits are widened) and in float64 where
+        float32 products may be rounded: off CPU, and under a
+        ``torch.set_float32_matmul_precision`` below ``"highest"`` or oneDNN's bfloat16
+        math mode. The rows come back in ``logits``' dtype.
         """
         if self.n_categorical == 0:
             return logits
         u = torch.rand(
             (logits.shape[0], self.n_categorical), generator=generator, device=logits.device
         )
-        out = torch.empty_like(logits)
-        spans_to_columns = self._row_membership.to(logits.dtype).t()
-        slot = self._row_slot.to(logits.dtype)
-        for a in range(0, logits.shape[0], SAMPLE_BLOCK):
-            b = a + SAMPLE_BLOCK
-            choice = self._inverse_cdf(logits[a:b], u[a:b])
-            # One-hot rows as each column's span's choice compared with the column's slot
-            # (-1 off the spans): a product and a comparison, where a scatter of the ones
-            # into zeros took 0.15 ms of a 2,048-row Adult pass.
-            block = out[a:b]
-            torch.mm(choice.to(logits.dtype), spans_to_columns, out=block)
-            block.eq_(slot)
-        idx = self.continuous_index
-        if idx.numel():
-            out.index_copy_(1, idx, take_columns(logits, idx))
-        return out
+        dtype = _draw_dtype(logits)
+        with torch.no_grad(), torch.autocast(logits.device.type, enabled=False):
+            rows = logits.detach().to(dtype)
+            out = torch.empty_like(rows)
+            spans_to_columns = self._row_membership.to(dtype).t()
+            slot = self._row_slot.to(dtype)
+            for a in range(0, rows.shape[0], SAMPLE_BLOCK):
+                b = a + SAMPLE_BLOCK
+                choice = self._inverse_cdf(rows[a:b], u[a:b])
+                # One-hot rows as each column's span's choice compared with the column's
+                # slot (-1 off the spans): a product and a comparison, where a scatter of
+                # the ones into zeros took 0.15 ms of a 2,048-row Adult pass.
+                block = out[a:b]
+                torch.mm(choice.to(dtype), spans_to_columns, out=block)
+                block.eq_(slot)
+            idx = self.continuous_index
+            if idx.numel():
+                out.index_copy_(1, idx, take_columns(rows, idx))
+        return out.to(logits.dtype)
 
     def _inverse_cdf(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """The category (B, n_spans) that each span's uniform number ``u`` falls on.
@@ -313,16 +322,24 @@ class SpanLayout:
         before it). The category is the number of the span's columns whose running sum
         stays below ``u`` times the span's mass.
 
-        The running sums are float32 here (in ``logits``' dtype): each category's bounds
-        are off by at most a few units in the last place of its span's mass (``6e-8`` of
-        it), the grid on which float32 uniform numbers fall anyway. On Adult's 2,048-row
-        passes this took 0.4 ms against 1.4 ms for float64 running sums over whole rows
-        (``benchmarks/results/draw_pairs.md``).
+        The running sums are in ``logits``' dtype, float32 when sampling on CPU: each
+        category's bounds are then off by a few units in the last place of its span's mass
+        (``6e-8`` of it; more for a span wider than ``SPAN_GROUP_WIDTH``, whose sums are
+        sequential), the grid on which float32 uniform numbers fall anyway. On a 3-epoch
+        GAN's 2,048-row Adult passes this took 0.58 ms against 1.42 ms for float64 running
+        sums over whole rows (one process, 2-core dev box); 50,000-row draws' categorical
+        part: ``benchmarks/results/draw_pairs.md``.
         """
         found = self._stable_exp_rows(logits)
         if found is None:
             return None
-        e, mass, _ = found
+        e, mass, peak = found
+        if peak.shape[1] > 1:
+            # Per-span maxima: the row's maximum failed, maybe on a NaN or infinite
+            # continuous value, whose exponential would reach every sum below (0 * NaN is
+            # NaN). When the row's maximum stands, every exponential is finite.
+            e.masked_fill_(self._row_other, 0.0)
+            mass = e @ self._row_membership.to(e.dtype)
         within = self._within_span_sums(e)
         # Each column's threshold u * mass, its span's; exact: one nonzero term per column
         # (the continuous columns get 0, which no running sum is below).
@@ -384,6 +401,18 @@ class _SpanGumbelSoftmax(torch.autograd.Function):
             weighted = (g * probs) @ layout._membership.to(g.dtype)
             grad_v = g.sub_(layout._per_column(weighted)).mul_(probs).div_(ctx.tau)
             return grad.index_copy(1, layout.categorical_columns, grad_v), None, None, None
+
+
+def _draw_dtype(logits: torch.Tensor) -> torch.dtype:
+    """float32 for categorical draws where float32 products are exact, else float64."""
+    if logits.dtype == torch.float64 or logits.device.type != "cpu":
+        return torch.float64
+    if torch.get_float32_matmul_precision() != "highest":
+        return torch.float64
+    mkldnn = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
+    if getattr(mkldnn, "fp32_precision", "ieee") not in ("ieee", "none"):
+        return torch.float64
+    return torch.float32
 
 
 def _span_groups(
