@@ -158,8 +158,8 @@ class ResidualMLP(nn.Module):
             ones = dense.new_zeros((n, width)).scatter_(1, active, 1.0)
             return self(torch.cat([dense, ones], dim=1))
         dtype = autocast_dtype(device)
-        layers = self._one_hot_layers(d, dtype)
         with torch.autocast(device, enabled=False):
+            layers = self._one_hot_layers(d, dtype)
             # Each row's lookups: its active columns and the bias, the tables' last row.
             last = torch.full((n, 1), width, dtype=active.dtype, device=active.device)
             bag = torch.cat([active, last], dim=1)
