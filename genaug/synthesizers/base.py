@@ -924,13 +924,14 @@ class BaseSynthesizer(BaseEstimator, ABC):
         block = codes = None
         filled = yielded = start = 0
         self._set_train(False)
+        modules = [m for net in self._modules().values() for m in net.modules()]
         while start < n:
             stop = min(start + step, n)
             labels = self._chunk_labels(plan, start, stop, generator)
             c = None
             if labels is not None:
                 c = torch.nn.functional.one_hot(labels, self.cond_dim_).float().to(self.device_)
-            if any(m.training for net in self._modules().values() for m in net.modules()):
+            if any(m.training for m in modules):
                 # Put back in training mode between two chunks. Reading the flags is cheap;
                 # setting them all on every pass cost 0.07 ms of it.
                 self._set_train(False)
