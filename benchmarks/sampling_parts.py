@@ -4,9 +4,9 @@ Each model (default configuration, Adult with its label, a few epochs: a samplin
 depends on the networks' sizes, not on how long they trained) is fitted in a fresh child
 process, which then times ``sample(50_000)`` over several seeds after a warm-up draw and
 splits the time into its parts by timing the functions a draw goes through: the
-generator's (or decoder's) forward pass, the categorical draws (``SpanLayout.sample_one_hot``),
-the noise, the codec's decode, and the rest (label draws, copies into the output array,
-Python).
+generator's (or decoder's) forward pass, the categorical draws
+(``SpanLayout.sample_compact``; ``sample_one_hot`` in trees before it), the noise, the
+codec's decode, and the rest (label draws, copies into the output array, Python).
 
 With ``--against DIR`` (another genaug source tree, e.g. ``git worktree add /tmp/old HEAD~3``)
 the child processes alternate between that tree and this one for ``--rounds`` rounds, and the
@@ -68,8 +68,12 @@ def _child(model: str, epochs: int, draws: int, threads: int) -> dict[str, Any]:
     else:
         network = synth.decoder_
         timed(network, "forward", "forward")
-    timed(SpanLayout, "sample_one_hot", "draw")
-    timed(type(synth.codec_), "_inverse_transform", "decode")
+    # A draw's categorical part and decode, by their names in this tree or in an older one
+    # (before compact rows, SpanLayout.sample_one_hot and TabularCodec._inverse_transform).
+    compact = hasattr(SpanLayout, "sample_compact")
+    timed(SpanLayout, "sample_compact" if compact else "sample_one_hot", "draw")
+    codec = type(synth.codec_)
+    timed(codec, "_inverse_transform_compact" if compact else "_inverse_transform", "decode")
     timed(torch, "randn", "noise")
     synth.sample(ROWS, random_state=0)  # warm-up
     totals = []

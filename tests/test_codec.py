@@ -161,6 +161,29 @@ def test_one_hot_decoding_reads_the_same_slots_as_argmax(mixed_frame):
     pd.testing.assert_frame_equal(fast, codec.inverse_transform(soft))
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_compact_rows_decode_as_their_one_hot_rows(mixed_frame, order):
+    codec = TabularCodec(random_state=0).fit(mixed_frame)
+    rng = np.random.default_rng(2)
+    Z = codec.transform(mixed_frame)
+    slots, values = [], []
+    for span in codec.spans_:
+        if span.kind == "categorical":
+            k = rng.integers(0, span.size, len(Z))
+            Z[:, span.start : span.stop] = np.eye(span.size)[k]
+            slots.append(k)
+        else:
+            values.append(Z[:, span.start])
+    C = np.array(np.stack(slots + values, axis=1), dtype=np.float32, order=order)
+    expected = codec._inverse_transform(Z.astype(np.float32), one_hot=True)
+    pd.testing.assert_frame_equal(codec._inverse_transform_compact(C), expected)
+    with pytest.raises(InvalidDataError, match="one per span"):
+        codec._inverse_transform_compact(C[:, 1:])
+    C[3, 0] = -1
+    with pytest.raises(InvalidDataError, match="out of its span's range"):
+        codec._inverse_transform_compact(C)
+
+
 def test_transform_handles_unknown_categories(mixed_frame):
     codec = TabularCodec().fit(mixed_frame)
     other = mixed_frame.head(3).copy()

@@ -473,9 +473,13 @@ def test_sampling_reads_one_hot_inputs_as_lookups_of_the_same_function(labelled,
     calls = []
     lookup = ResidualMLP.forward_one_hot
 
-    def recorded(self, dense, active):
-        out = lookup(self, dense, active)
+    def recorded(self, dense, active, groups=None):
+        out = lookup(self, dense, active, groups)
         calls.append((self, dense, active, out))
+        # Unconditional draws look up combinations of the label and the condition column.
+        assert groups == ([2] if labelled else []) + [syn._condition_dim] or (
+            groups is None and active.shape[1] > 1 + labelled
+        )
         return out
 
     monkeypatch.setattr(ResidualMLP, "forward_one_hot", recorded)

@@ -6,9 +6,9 @@ import torch
 from genaug.nn.mlp import ResidualMLP
 
 
-def _net(seed: int = 0) -> ResidualMLP:
+def _net(seed: int = 0, in_dim: int = 7) -> ResidualMLP:
     torch.manual_seed(seed)
-    net = ResidualMLP(7, (16, 12), 5)
+    net = ResidualMLP(in_dim, (16, 12), 5)
     # Running statistics and affine terms far from their initial values, so that a wrong fold
     # of the batch normalisation would show.
     for block in net.blocks:
@@ -192,6 +192,8 @@ def test_one_hot_lookups_keep_nothing_for_inference_tensors_and_pickles_leave_th
         net = _net()  # parameters made here are inference tensors: no version counter
         out = net.forward_one_hot(dense, active)
         assert "_one_hot_cache" not in net.__dict__
+        torch.testing.assert_close(net.forward_one_hot(dense, active, (2, 1)), out)
+        assert "_one_hot_combined" not in net.__dict__
     net = _net()
     with torch.no_grad():
         net.forward_one_hot(dense, active)
@@ -200,3 +202,61 @@ def test_one_hot_lookups_keep_nothing_for_inference_tensors_and_pickles_leave_th
     assert "_one_hot_cache" not in copy.__dict__
     with torch.no_grad():
         torch.testing.assert_close(copy.forward_one_hot(dense, active), out)
+
+
+def _blocks_inputs(n: int, seed: int = 0):
+    """Rows ``[dense (4), label (one of 2), condition (one of 3)]`` of a 9-wide network."""
+    g = torch.Generator().manual_seed(seed)
+    dense = torch.randn(n, 4, generator=g)
+    label = torch.randint(0, 2, (n, 1), generator=g)
+    condition = torch.randint(2, 5, (n, 1), generator=g)
+    return dense, torch.cat([label, condition], dim=1)
+
+
+def test_lookups_of_combined_one_hot_blocks_equal_the_summed_lookups(monkeypatch):
+    import pickle
+
+    import genaug.nn.mlp as mlp
+
+    net = _net(in_dim=9)
+    dense, active = _blocks_inputs(60)
+    x = torch.cat([dense, torch.zeros(60, 5).scatter_(1, active, 1.0)], 1)
+    with torch.no_grad():
+        bags = net.forward_one_hot(dense, active)
+        combined = net.forward_one_hot(dense, active, (2, 3))
+        # The same floats: each combination is summed in the bag's order.
+        assert torch.equal(combined, bags)
+        torch.testing.assert_close(combined, _reference(net, x))
+        tables = net.__dict__["_one_hot_combined"][2]
+        assert [t.shape[0] for t in tables] == [6, 6, 6]
+        net.forward_one_hot(dense, active, (2, 3))
+        assert net.__dict__["_one_hot_combined"][2] is tables  # kept while nothing changes
+        net.head.bias.add_(1.0)
+        torch.testing.assert_close(net.forward_one_hot(dense, active, (2, 3)), _reference(net, x))
+        # A single block, and no one-hot input at all.
+        label_only = _net(in_dim=6)
+        xs = torch.cat([dense, torch.zeros(60, 2).scatter_(1, active[:, :1], 1.0)], 1)
+        torch.testing.assert_close(
+            label_only.forward_one_hot(dense, active[:, :1], (2,)), _reference(label_only, xs)
+        )
+        plain = _net(in_dim=4)
+        empty = torch.zeros((60, 0), dtype=torch.long)
+        no_input = plain.forward_one_hot(dense, empty, ())
+        torch.testing.assert_close(no_input, _reference(plain, dense))
+        # Too many combinations: summed lookups as without groups.
+        monkeypatch.setattr(mlp, "MAX_COMBINED_ROWS", 5)
+        fresh = _net(in_dim=9)
+        assert torch.equal(fresh.forward_one_hot(dense, active, (2, 3)), bags)
+        assert "_one_hot_combined" not in fresh.__dict__
+        # Under bfloat16 autocast a combination is rounded once (a bag may round differently).
+        monkeypatch.setattr(mlp, "MAX_COMBINED_ROWS", 4096)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            half = net.forward_one_hot(dense, active, (2, 3))
+        ref = _reference(net, x)
+        assert (half - ref).abs().max() < 0.1 * ref.abs().max()
+    copy = pickle.loads(pickle.dumps(net))
+    assert "_one_hot_combined" not in copy.__dict__
+    with pytest.raises(ValueError, match="groups"):
+        net.forward_one_hot(dense, active, (1, 4, 0))
+    with pytest.raises(ValueError, match="groups"):
+        net.forward_one_hot(dense, active, (3, 3))

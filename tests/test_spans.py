@@ -313,3 +313,30 @@ def test_exp_nonpositive_is_exp_above_its_floor_and_the_floor_below():
     # float16 gets no floor (its smallest normal, 6e-5, is no negligible term).
     half = exp_nonpositive(torch.tensor([-2.0, -20.0], dtype=torch.float16))
     assert half[1].item() == 0.0 and abs(half[0].item() - 0.1353) < 1e-3
+
+
+def test_compact_draws_are_the_one_hot_draws_with_one_column_per_span():
+    layout = SpanLayout(SPANS)
+    logits = torch.randn(300, 12, generator=torch.Generator().manual_seed(8)) * 2
+    compact = layout.sample_compact(logits, torch.Generator().manual_seed(9))
+    one_hot = layout.sample_one_hot(logits, torch.Generator().manual_seed(9))
+    assert compact.shape == (300, layout.compact_dim) == (300, 5)
+    assert torch.equal(layout.expand_compact(compact), one_hot)
+    for j, s in enumerate(CATEGORICAL):
+        assert torch.equal(compact[:, j], one_hot[:, s.start : s.stop].argmax(1).float())
+    assert torch.equal(compact[:, 3:], logits[:, [3, 11]])
+    span, slot = layout.column_slots(torch.tensor([0, 6, 10]))
+    assert span.tolist() == [0, 1, 2] and slot.tolist() == [0, 2, 1]
+    # Off CPU-exact products (here: reduced float32 matmul precision) the draw is float64.
+    previous = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("medium")
+        wide = layout.sample_compact(logits, torch.Generator().manual_seed(9))
+    finally:
+        torch.set_float32_matmul_precision(previous)
+    assert wide.dtype == torch.float64
+    assert (wide[:, :3] != compact[:, :3].double()).sum() <= 1
+    # Nothing categorical: the continuous columns alone.
+    plain = SpanLayout([Span(0, 1, "continuous", "x"), Span(1, 1, "continuous", "y")])
+    values = torch.randn(4, 2)
+    assert torch.equal(plain.sample_compact(values, torch.Generator()), values)

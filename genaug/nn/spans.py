@@ -247,8 +247,28 @@ class SpanLayout:
             return logits
         return _SpanGumbelSoftmax.apply(logits, self, float(tau), generator)
 
+    @property
+    def compact_dim(self) -> int:
+        """Width of :meth:`sample_compact`'s rows: one column per span."""
+        return self.n_categorical + int(self.continuous_index.numel())
+
     def sample_one_hot(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Draw one category per span from its softmax and return the one-hot rows.
+
+        :meth:`sample_compact`'s draws (the same random numbers, the same categories) made
+        into encoded rows by :meth:`expand_compact`, in ``logits``' dtype.
+        """
+        if self.n_categorical == 0:
+            return logits
+        return self.expand_compact(self.sample_compact(logits, generator)).to(logits.dtype)
+
+    def sample_compact(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Draw one category per span from its softmax; rows of one column per span.
+
+        Row ``i`` holds the slot drawn in each categorical span (``0`` to its size - 1, as a
+        float) and then ``logits``' continuous columns, in the layout's order: no one-hot
+        row is built, for callers that decode the draws straight away (a synthesizer's
+        :meth:`sample`; :meth:`expand_compact` makes the one-hot rows).
 
         Exact inverse-CDF draws, one uniform number per span and row, vectorised over both.
         The uniform numbers are drawn for all rows at once, then the draws are made
@@ -258,32 +278,63 @@ class SpanLayout:
         in float32 on CPU (bfloat16 and float16 logits are widened) and in float64 where
         float32 products may be rounded: off CPU, and under a
         ``torch.set_float32_matmul_precision`` below ``"highest"`` or oneDNN's bfloat16
-        math mode. The rows come back in ``logits``' dtype.
+        math mode. The rows come back in that dtype (the slots are exact in both).
         """
-        if self.n_categorical == 0:
-            return logits
-        u = torch.rand(
-            (logits.shape[0], self.n_categorical), generator=generator, device=logits.device
-        )
+        n = logits.shape[0]
+        k = self.n_categorical
+        idx = self.continuous_index
         dtype = _draw_dtype(logits)
+        if k:
+            u = torch.rand((n, k), generator=generator, device=logits.device)
         with torch.no_grad(), torch.autocast(logits.device.type, enabled=False):
             rows = logits.detach().to(dtype)
-            out = torch.empty_like(rows)
+            out = rows.new_empty((n, self.compact_dim))
+            for a in range(0, n if k else 0, SAMPLE_BLOCK):
+                b = a + SAMPLE_BLOCK
+                out[a:b, :k] = self._inverse_cdf(rows[a:b], u[a:b])
+            if idx.numel():
+                out[:, k:] = take_columns(rows, idx)
+        return out
+
+    def expand_compact(self, compact: torch.Tensor) -> torch.Tensor:
+        """Encoded rows (B, dim) of :meth:`sample_compact`'s rows, in their dtype.
+
+        Each categorical span one-hot at its drawn slot, each continuous column its value,
+        and zero in any column the layout does not cover.
+        """
+        k = self.n_categorical
+        dtype = compact.dtype
+        with torch.no_grad(), torch.autocast(compact.device.type, enabled=False):
+            out = compact.new_empty((compact.shape[0], self.dim))
             spans_to_columns = self._row_membership.to(dtype).t()
             slot = self._row_slot.to(dtype)
-            for a in range(0, rows.shape[0], SAMPLE_BLOCK):
-                b = a + SAMPLE_BLOCK
-                choice = self._inverse_cdf(rows[a:b], u[a:b])
-                # One-hot rows as each column's span's choice compared with the column's
+            for a in range(0, compact.shape[0], SAMPLE_BLOCK):
+                # One-hot rows as each column's span's slot compared with the column's own
                 # slot (-1 off the spans): a product and a comparison, where a scatter of
                 # the ones into zeros took 0.15 ms of a 2,048-row Adult pass.
-                block = out[a:b]
-                torch.mm(choice.to(dtype), spans_to_columns, out=block)
+                block = out[a : a + SAMPLE_BLOCK]
+                torch.mm(compact[a : a + SAMPLE_BLOCK, :k], spans_to_columns, out=block)
                 block.eq_(slot)
             idx = self.continuous_index
             if idx.numel():
-                out.index_copy_(1, idx, take_columns(rows, idx))
-        return out.to(logits.dtype)
+                out.index_copy_(1, idx, compact[:, k:])
+        return out
+
+    def column_slots(self, columns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The span (among the categorical ones) and slot of each categorical column.
+
+        Parameters
+        ----------
+        columns : Tensor of shape (m,), dtype long
+            Columns of an encoded row, each in a categorical span.
+
+        Returns
+        -------
+        span, slot : Tensor of shape (m,), dtype long
+            Where :meth:`sample_compact`'s rows hold the draw of each column's span, and the
+            value that draws the column.
+        """
+        return self._row_owner[columns], self._row_slot[columns].long()
 
     def _inverse_cdf(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """The category (B, n_spans) that each span's uniform number ``u`` falls on.

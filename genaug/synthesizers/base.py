@@ -224,8 +224,14 @@ class BaseSynthesizer(BaseEstimator, ABC):
         c: torch.Tensor | None,
         generator: torch.Generator,
         conditions: Mapping[str, Any] | None = None,
+        compact: bool = False,
     ) -> torch.Tensor:
-        """``n`` rows (or images) in the codec's encoded space, conditioned on ``c``."""
+        """``n`` rows (or images) in the codec's encoded space, conditioned on ``c``.
+
+        With ``compact``, table rows come with one column per span instead
+        (:meth:`genaug.nn.spans.SpanLayout.sample_compact`), for the codec's
+        ``_inverse_transform_compact``; images ignore it.
+        """
 
     def _prepare_training(
         self, data: torch.Tensor, cond: torch.Tensor | None, generator: torch.Generator
@@ -923,6 +929,10 @@ class BaseSynthesizer(BaseEstimator, ABC):
         # concatenation), and a chunk's rows never keep an earlier chunk's array alive.
         block = codes = None
         filled = yielded = start = 0
+        # Table rows with one column per span when nothing needs the encoded rows (the copy
+        # check measures distances in their space): no one-hot rows to build, copy and read
+        # back (a 50,000-row Adult draw of the GAN: see _inverse_transform_compact).
+        compact = copy_filter is None and self._image_shape() is None
         self._set_train(False)
         modules = [m for net in self._modules().values() for m in net.modules()]
         while start < n:
@@ -937,7 +947,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 self._set_train(False)
             # Not around the loop: the flag must not stay set while the caller holds a chunk.
             with torch.no_grad(), self._autocast(), flush_denormals(self.device_.type == "cpu"):
-                rows = self._generate(stop - start, c, generator, conditions)
+                rows = self._generate(stop - start, c, generator, conditions, compact=compact)
             rows = rows.float().cpu().numpy()
             if copy_filter is not None:
                 rows = copy_filter.replace(rows, labels, conditions, generator, report)
@@ -946,7 +956,10 @@ class BaseSynthesizer(BaseEstimator, ABC):
             while done < len(rows):
                 if block is None:
                     size = min(chunk_size, n - yielded)
-                    block = np.empty((size, *rows.shape[1:]), dtype=rows.dtype)
+                    # Compact rows column by column: the decode reads whole columns (50,000
+                    # Adult rows: 0.4 against 2.3 ms to take them out of a row-major block).
+                    order = "F" if compact else "C"
+                    block = np.empty((size, *rows.shape[1:]), dtype=rows.dtype, order=order)
                     codes = None if plan is None else np.empty(size, dtype=np.int64)
                 take = min(len(block) - filled, len(rows) - done)
                 block[filled : filled + take] = rows[done : done + take]
@@ -957,21 +970,25 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 if filled == len(block):
                     yielded += len(block)
                     # Decoded before the yield, and the encoded rows released with it.
-                    out = self._finish_chunk(block, codes)
+                    out = self._finish_chunk(block, codes, compact)
                     block = codes = None
                     filled = 0
                     yield out
                     out = None
 
-    def _decode_rows(self, block: np.ndarray) -> Any:
-        """Generated rows in the training data's form."""
+    def _decode_rows(self, block: np.ndarray, compact: bool = False) -> Any:
+        """Generated rows in the training data's form (``compact``: one column per span)."""
+        if compact:
+            return self.codec_._inverse_transform_compact(block)
         if self._image_shape() is None:
             # Tables: every categorical span of a generated row is one-hot.
             return self.codec_._inverse_transform(block, one_hot=True)
         return self.codec_.inverse_transform(block)
 
-    def _finish_chunk(self, block: np.ndarray, codes: np.ndarray | None) -> Any:
-        X = self._decode_rows(block)
+    def _finish_chunk(
+        self, block: np.ndarray, codes: np.ndarray | None, compact: bool = False
+    ) -> Any:
+        X = self._decode_rows(block, compact)
         if codes is None:
             return X
         return X, self._decode_labels(codes)

@@ -48,6 +48,7 @@ def activate_rows(
     *,
     hard: bool,
     bounded: bool,
+    compact: bool = False,
 ) -> torch.Tensor:
     """Turn a generator's raw output into rows of the codec's space.
 
@@ -58,6 +59,8 @@ def activate_rows(
     Images (``layout`` is ``None``) pass unchanged: the convolutional generator ends in tanh.
     When sampling (``hard`` without autograd) ``raw``'s continuous columns are overwritten
     in place (callers pass the network's fresh output); otherwise ``raw`` is left alone.
+    With ``compact`` (and ``hard``) the rows come back with one column per span
+    (:meth:`SpanLayout.sample_compact`) instead of one-hot.
     """
     if layout is None:
         return raw
@@ -67,6 +70,8 @@ def activate_rows(
             raw = raw.clone()
         raw[:, idx] = torch.tanh(raw[:, idx])
     if hard:
+        if compact:
+            return layout.sample_compact(raw, generator)
         return layout.sample_one_hot(raw, generator)
     return layout.gumbel_softmax(raw, GUMBEL_TAU, generator)
 
@@ -515,9 +520,12 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
             if name != "generator_ema_"  # not trained: it follows the generator
         }
 
-    def _activate(self, raw: torch.Tensor, generator: torch.Generator, hard: bool) -> torch.Tensor:
+    def _activate(
+        self, raw: torch.Tensor, generator: torch.Generator, hard: bool, compact: bool = False
+    ) -> torch.Tensor:
+        bounded = self.continuous_encoding == "mode"
         return activate_rows(
-            self.layout_, raw, generator, hard=hard, bounded=self.continuous_encoding == "mode"
+            self.layout_, raw, generator, hard=hard, bounded=bounded, compact=compact
         )
 
     # ----------------------------------------------------------- training
@@ -716,6 +724,7 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         c: torch.Tensor | None,
         generator: torch.Generator,
         conditions: Mapping[str, Any] | None = None,
+        compact: bool = False,
     ) -> torch.Tensor:
         network = self._sampling_generator()
         if isinstance(network, WeightAverage):
@@ -728,22 +737,34 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         # The generator's input after the noise is one-hot (the label, then the condition
         # vector): it is passed as the columns that are one.
         active = []
+        # The one-hot blocks of the input (label, condition vector), for one lookup per row
+        # of their combinations; not with fixed conditions (several ones in one block).
+        groups: list[int] | None = [] if (c is None) == (self.cond_dim_ == 0) else None
         if c is not None:
             active.append(c.argmax(1, keepdim=True))
+            if groups is not None:
+                groups.append(self.cond_dim_)
         if conditions:
             fixed = torch.as_tensor(self._resolve_conditions(conditions), device=self.device_)
             active.append((fixed + self.cond_dim_).expand(n, -1))
+            groups = None
         elif columns.numel():
             g = torch.multinomial(prob, n, replacement=True, generator=generator)
             active.append((g + self.cond_dim_)[:, None])
+            if groups is not None:
+                groups.append(columns.numel())
         z = torch.randn((n, self.latent_dim), generator=generator, device=self.device_)
         if active:
             active = torch.cat(active, dim=1)
         else:
             active = torch.zeros((n, 0), dtype=torch.long, device=self.device_)
-        out = self._activate(network.forward_one_hot(z, active), generator, hard=True)
-        if conditions:
+        raw = network.forward_one_hot(z, active, groups)
+        out = self._activate(raw, generator, hard=True, compact=compact)
+        if conditions and compact:
             # Set the asked values: exact counts whatever the generator's own draw was.
+            span, slot = self.layout_.column_slots(columns[fixed])
+            out[:, span] = slot.to(out.dtype)
+        elif conditions:
             same_column = torch.isin(owner, owner[fixed])
             out[:, columns[same_column]] = 0.0
             out[:, columns[fixed]] = 1.0

@@ -281,19 +281,27 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
         c: torch.Tensor | None,
         generator: torch.Generator,
         conditions: Mapping[str, Any] | None = None,
+        compact: bool = False,
     ) -> torch.Tensor:
         z = torch.randn((n, self.latent_dim), generator=generator, device=self.device_)
         if c is not None:
             z = self.prior_.draw(c.argmax(1), z)
         recon = self.decoder_(_cat(z, c))
-        if self.layout_ is None:
+        layout = self.layout_
+        if layout is None:
             # Images: the decoder's mean. Pixel noise of the learned scale would only add grain.
             return recon.clamp(-1.0, 1.0)
-        out = self.layout_.sample_one_hot(recon, generator)
-        idx = self.layout_.continuous_index
+        if compact:
+            out = layout.sample_compact(recon, generator)
+        else:
+            out = layout.sample_one_hot(recon, generator)
+        idx = layout.continuous_index
         if idx.numel():
             sigma = self.decoder_.log_sigma.exp()
             noise = torch.randn((n, idx.numel()), generator=generator, device=self.device_)
             values = take_columns(recon, idx) + sigma * noise
-            out.scatter_(1, idx.expand(n, -1), values)
+            if compact:
+                out[:, layout.n_categorical :] = values
+            else:
+                out.scatter_(1, idx.expand(n, -1), values)
         return out

@@ -239,9 +239,12 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         mu, logvar = split_gaussian(self.encoder_(join_inputs(x, c)))
         return mu, logvar
 
-    def _activate(self, raw: torch.Tensor, generator: torch.Generator, hard: bool) -> torch.Tensor:
+    def _activate(
+        self, raw: torch.Tensor, generator: torch.Generator, hard: bool, compact: bool = False
+    ) -> torch.Tensor:
+        bounded = self.continuous_encoding == "mode"
         return activate_rows(
-            self.layout_, raw, generator, hard=hard, bounded=self.continuous_encoding == "mode"
+            self.layout_, raw, generator, hard=hard, bounded=bounded, compact=compact
         )
 
     def _train_step(
@@ -306,6 +309,8 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
         c: torch.Tensor | None,
         generator: torch.Generator,
         conditions: Mapping[str, Any] | None = None,
+        compact: bool = False,
     ) -> torch.Tensor:
         z = torch.randn((n, self.latent_dim), generator=generator, device=self.device_)
-        return self._activate(self.decoder_(join_inputs(z, c)), generator, hard=True)
+        raw = self.decoder_(join_inputs(z, c))
+        return self._activate(raw, generator, hard=True, compact=compact)
