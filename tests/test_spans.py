@@ -161,7 +161,7 @@ def test_a_span_far_below_the_rows_top_is_drawn_at_its_softmax():
     row = torch.cat([torch.tensor([40.0, 0.0, 0.0]), torch.log(p) + 5.0])[None, :]
     u = torch.rand(100_000, 2, generator=torch.Generator().manual_seed(3))
     choice = layout._inverse_cdf_whole_rows(row.expand(100_000, -1).contiguous(), u)
-    freq = torch.bincount(choice[:, 1], minlength=5).double() / 100_000
+    freq = torch.bincount(choice[:, 1].long(), minlength=5).double() / 100_000
     torch.testing.assert_close(freq, p.double(), atol=0.004, rtol=0)
 
 

@@ -125,6 +125,7 @@ class SpanLayout:
         self._row_categorical = row_categorical.to(device)
         self._row_membership = row_membership.to(device)
         self.cat_last = self.cat_start + self.cat_size - 1
+        self._top_slot = (self.cat_size - 1).float()
         # Whether every column is a span's (codecs' layouts are; a hand-made one may skip some).
         covered = row_categorical.bool()
         covered[self.continuous_index.cpu()] = True
@@ -291,7 +292,7 @@ class SpanLayout:
             out = rows.new_empty((n, self.compact_dim))
             for a in range(0, n if k else 0, SAMPLE_BLOCK):
                 b = a + SAMPLE_BLOCK
-                out[a:b, :k] = self._inverse_cdf(rows[a:b], u[a:b])
+                out[a:b, :k] = self._inverse_cdf(rows[a:b], u[a:b], slots=True)
             if idx.numel():
                 out[:, k:] = take_columns(rows, idx)
         return out
@@ -336,8 +337,13 @@ class SpanLayout:
         """
         return self._row_owner[columns], self._row_slot[columns].long()
 
-    def _inverse_cdf(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def _inverse_cdf(
+        self, logits: torch.Tensor, u: torch.Tensor, slots: bool = False
+    ) -> torch.Tensor:
         """The category (B, n_spans) that each span's uniform number ``u`` falls on.
+
+        As integers, or with ``slots`` as floats of the products' dtype (as the compact rows
+        hold them: no conversion to integers and back).
 
         Inverse CDF on the unnormalised weights ``e``: in each span, the chosen category is
         the number of its columns whose running sum stays below ``u`` times the span's
@@ -351,18 +357,18 @@ class SpanLayout:
         if logits.device.type == "cpu":
             choice = self._inverse_cdf_whole_rows(logits, u)
             if choice is not None:
-                return choice
+                return choice if slots else choice.long()
         v = self._categorical(logits)
         e = exp_nonpositive(v - self._per_column(self._span_max(v)))
         running, before, total = _running_sums(e, self._first, self._last)
         threshold = before + u.double() * total
         below = (running < self._per_column(threshold)).to(self._membership.dtype)
-        choice = (below @ self._membership).long()
         # Rounding can leave the last cumulative value a hair below u.
-        return torch.minimum(choice, self.cat_size - 1)
+        choice = torch.minimum(below @ self._membership, self._top_slot)
+        return choice if slots else choice.long()
 
     def _inverse_cdf_whole_rows(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor | None:
-        """:meth:`_inverse_cdf` on whole rows, on CPU; ``None`` elsewhere.
+        """:meth:`_inverse_cdf`'s slots (as floats) on whole rows, on CPU; ``None`` elsewhere.
 
         The CPU path (a value read back is free there): no gather of the categorical
         columns, exponentials steadied by the row's maximum when that keeps every span's
@@ -396,9 +402,9 @@ class SpanLayout:
         # (the continuous columns get 0, which no running sum is below).
         threshold = (u.to(mass.dtype) * mass) @ self._row_membership.to(mass.dtype).t()
         below = within.lt_(threshold)  # 1.0 / 0.0 in place
-        choice = (below @ self._row_membership.to(below.dtype)).long()
+        choice = below @ self._row_membership.to(below.dtype)
         # Rounding can leave a span's last running sum a hair below u * mass.
-        return torch.minimum(choice, self.cat_size - 1)
+        return torch.minimum(choice, self._top_slot.to(choice.dtype))
 
     def _within_span_sums(self, e: torch.Tensor) -> torch.Tensor:
         """Running sums of ``e`` (B, dim) within each categorical span, from its first column.
@@ -515,7 +521,8 @@ def _row_peak_exp(
         top = v.amax(dim=1, keepdim=True)
     e = exp_nonpositive(v - top)
     total = e @ membership
-    if bool((total > STABLE_SUM_FLOOR).all()):
+    # The smallest sum against the floor: one reduction (a NaN fails it, as it should).
+    if not total.numel() or bool(total.amin() > STABLE_SUM_FLOOR):
         return e, total, top
     return None
 
