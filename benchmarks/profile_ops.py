@@ -83,13 +83,13 @@ def profile_model(name: str, threads: int, seed: int) -> dict[str, Any]:
     decode = {"s": 0.0}
     plain_decode = model._decode_rows
 
-    def timed_decode(block):
+    def timed_decode(block, *args, **kwargs):
         t0 = time.perf_counter()
-        out = plain_decode(block)
+        out = plain_decode(block, *args, **kwargs)
         decode["s"] += time.perf_counter() - t0
         return out
 
-    # The decode the synthesizers call (the codec's inverse transform of one-hot rows).
+    # The decode the synthesizers call (the codec's inverse transform of the drawn rows).
     model._decode_rows = timed_decode
     try:
         with profile(activities=[ProfilerActivity.CPU]) as sample_prof:

@@ -281,3 +281,19 @@ def test_uniform_grid_interpolation_equals_np_interp(knots):
     expected = np.interp(p, np.linspace(0.0, 1.0, knots), fp)
     np.testing.assert_allclose(_interp_uniform_grid(p, fp), expected, rtol=1e-12, atol=1e-12)
     assert np.isnan(_interp_uniform_grid(np.array([np.nan]), fp)).all()
+
+
+def test_arrow_backed_integer_columns_decode_in_their_dtype():
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "n": pd.array(rng.integers(0, 50, 200), dtype="int64[pyarrow]"),
+            "m": rng.integers(0, 9, 200).astype(np.uint8),
+            "k": rng.choice(["a", "b"], 200),
+        }
+    )
+    codec = TabularCodec(random_state=0).fit(frame)
+    back = codec.inverse_transform(codec.transform(frame))
+    assert str(back["n"].dtype) == "int64[pyarrow]" and back["m"].dtype == np.uint8
+    assert back["n"].between(0, 49).all()

@@ -298,3 +298,15 @@ def test_compact_draws_equal_the_encoded_rows_they_stand_for(cls):
         )
         if conditions:
             assert (model._decode_rows(compact.numpy(), compact=True)["city"] == "Lima").all()
+
+
+def test_families_without_compact_rows_sample_the_same_rows(monkeypatch):
+    # A subclass whose _generate knows nothing of compact rows (_compact_rows False) gets the
+    # one-hot path, and the same sample.
+    X, y = mixed()
+    model = tiny(GANSynthesizer, random_state=0).fit(X, y)
+    compact = model.sample(40, random_state=4)
+    monkeypatch.setattr(GANSynthesizer, "_compact_rows", False)
+    plain = model.sample(40, random_state=4)
+    pd.testing.assert_frame_equal(compact[0], plain[0])
+    pd.testing.assert_series_equal(pd.Series(compact[1]), pd.Series(plain[1]))

@@ -13,7 +13,7 @@ from torch.autograd.function import once_differentiable
 from genaug.nn.precision import autocast_dtype, full_precision
 
 # Most rows of a combined lookup table of ResidualMLP.forward_one_hot (a GAN's labels times
-# its condition vector's columns: 2 x 121 on Adult); above it, the rows are summed per row.
+# its condition vector's columns: 2 x 102 on Adult); above it, the rows are summed per row.
 MAX_COMBINED_ROWS = 4_096
 
 
@@ -158,7 +158,9 @@ class ResidualMLP(nn.Module):
             ``active[:, g]`` in block ``g``: each layer then looks up one row of a table of
             every combination of the blocks' columns (kept with the weights) instead of
             summing ``m + 1`` rows, when there are at most ``MAX_COMBINED_ROWS``
-            combinations. Same values: the table's rows are summed in the same order.
+            combinations. Same values in float32: the table's rows are summed in the
+            bag's order (under bfloat16 autocast each combination is rounded once, where
+            a bag may round differently).
 
         Returns
         -------
@@ -176,17 +178,12 @@ class ResidualMLP(nn.Module):
             layers = self._one_hot_layers(d, dtype)
             if sizes is not None:
                 # Each row's one lookup: its combination of the blocks' columns.
-                offsets = torch.tensor(
-                    [sum(sizes[:g]) for g in range(len(sizes))],
-                    dtype=active.dtype,
-                    device=active.device,
-                )
-                strides = torch.tensor(
-                    [math.prod(sizes[g + 1 :]) for g in range(len(sizes))],
-                    dtype=active.dtype,
-                    device=active.device,
-                )
-                index = ((active - offsets) * strides).sum(dim=1)
+                # From Python numbers: no small tensor to copy to the device per pass.
+                strides = [math.prod(sizes[g + 1 :]) for g in range(len(sizes))]
+                first = sum(sum(sizes[:g]) * strides[g] for g in range(len(sizes)))
+                index = torch.full((n,), -first, dtype=active.dtype, device=active.device)
+                for g, stride in enumerate(strides):
+                    index.add_(active[:, g], alpha=stride)
                 tables = self._combined_tables(layers, sizes)
                 layers = [(t, w) for t, (_, w) in zip(tables, layers)]
             else:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-# Rows per block of SpanLayout.sample_one_hot's draws (a sampling pass has GENERATE_CHUNK =
+# Rows per block of SpanLayout.sample_compact's draws (a sampling pass has GENERATE_CHUNK =
 # 2,048 rows; early stopping's validation rows are one pass of up to 8,192): a block's running
 # sums and thresholds are each a (rows x columns) matrix.
 SAMPLE_BLOCK = 2048

@@ -18,8 +18,11 @@ A model family subclasses :class:`BaseSynthesizer` and supplies four things:
     update's backward, which must give every parameter of the network a gradient and
     accumulate into ``.grad`` (``backward``, not ``torch.autograd.grad``); other forwards
     (gradients thrown away, methods other than ``forward``) use the plain attribute.
-``_generate(n, c, generator)``
-    ``n`` rows in the codec's encoded space, conditioned on ``c``.
+``_generate(n, c, generator, conditions=None)``
+    ``n`` rows in the codec's encoded space, conditioned on ``c``. A family that sets the
+    class attribute ``_compact_rows = True`` also takes ``compact=True``, for table rows
+    with one column per span (:meth:`genaug.nn.spans.SpanLayout.sample_compact`), which
+    :meth:`sample` decodes without building one-hot rows.
 
 The codec is chosen from the data: :class:`~genaug.data.TabularCodec` for tables and
 :class:`~genaug.data.ImageCodec` for image batches (3-D or 4-D arrays and tensors, lists of
@@ -187,6 +190,10 @@ class BaseSynthesizer(BaseEstimator, ABC):
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when ``X`` was a DataFrame with string columns
     """
+
+    # Whether _generate takes compact=True (see the module docstring); families that do
+    # say so, so that a subclass written against the plain contract keeps working.
+    _compact_rows = False
 
     _registry: ClassVar[dict[str, type[BaseSynthesizer]]] = {}
     _parameter_constraints: ClassVar[dict[str, list]] = {}
@@ -937,7 +944,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
         # Table rows with one column per span when nothing needs the encoded rows (the copy
         # check measures distances in their space): no one-hot rows to build, copy and read
         # back (a 50,000-row Adult draw of the GAN: see _inverse_transform_compact).
-        compact = copy_filter is None and self._image_shape() is None
+        compact = self._compact_rows and copy_filter is None and self._image_shape() is None
         self._set_train(False)
         modules = [m for net in self._modules().values() for m in net.modules()]
         while start < n:

@@ -267,6 +267,8 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
     (['Female'], ['>50K'])
     """
 
+    _compact_rows = True
+
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **EARLY_STOPPING_CONSTRAINTS,
         "weight_decay": [Interval(float, 0, None)],

@@ -140,6 +140,8 @@ class VAESynthesizer(LatentEncoderMixin, BaseSynthesizer):
     ['>50K']
     """
 
+    _compact_rows = True
+
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "weight_decay": [Interval(float, 0, None)],
         "latent_dim": [Interval(int, 1, None)],

@@ -124,6 +124,8 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
     (3, 128)
     """
 
+    _compact_rows = True
+
     # Measured on Adult (benchmarks/results/early_stopping_vaegan_300.md): the utility check
     # stopped the VAE-GAN early (epochs 20-30) with worse rows than the detection check.
     _AUTO_VALIDATION_METRIC = "detection"
