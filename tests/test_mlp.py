@@ -106,13 +106,14 @@ def test_inference_path_under_bfloat16_autocast_is_close_and_float32():
     assert (fast - ref).abs().max() < 0.1 * ref.abs().max()
 
 
-def _one_hot_inputs(n: int, seed: int = 0):
-    """Rows ``[dense (4), S (3)]`` of the 7-wide network with S one at two columns or none."""
+def _one_hot_inputs(n: int, seed: int = 0, blocks: tuple[int, ...] = (2, 1)):
+    """Rows ``[dense (4), S]`` with ``S`` one one-hot column per block: the 7-wide network's
+    two of 3 columns by default."""
     g = torch.Generator().manual_seed(seed)
     dense = torch.randn(n, 4, generator=g)
-    first = torch.randint(0, 2, (n, 1), generator=g)
-    second = torch.randint(2, 3, (n, 1), generator=g)
-    return dense, torch.cat([first, second], dim=1)
+    starts = [sum(blocks[:i]) for i in range(len(blocks))]
+    active = [torch.randint(a, a + b, (n, 1), generator=g) for a, b in zip(starts, blocks)]
+    return dense, torch.cat(active, dim=1)
 
 
 @pytest.mark.parametrize("m", [0, 1, 2])
@@ -204,22 +205,13 @@ def test_one_hot_lookups_keep_nothing_for_inference_tensors_and_pickles_leave_th
         torch.testing.assert_close(copy.forward_one_hot(dense, active), out)
 
 
-def _blocks_inputs(n: int, seed: int = 0):
-    """Rows ``[dense (4), label (one of 2), condition (one of 3)]`` of a 9-wide network."""
-    g = torch.Generator().manual_seed(seed)
-    dense = torch.randn(n, 4, generator=g)
-    label = torch.randint(0, 2, (n, 1), generator=g)
-    condition = torch.randint(2, 5, (n, 1), generator=g)
-    return dense, torch.cat([label, condition], dim=1)
-
-
 def test_lookups_of_combined_one_hot_blocks_equal_the_summed_lookups(monkeypatch):
     import pickle
 
     import genaug.nn.mlp as mlp
 
     net = _net(in_dim=9)
-    dense, active = _blocks_inputs(60)
+    dense, active = _one_hot_inputs(60, blocks=(2, 3))  # a 2-class label, a 3-value condition
     x = torch.cat([dense, torch.zeros(60, 5).scatter_(1, active, 1.0)], 1)
     with torch.no_grad():
         bags = net.forward_one_hot(dense, active)
