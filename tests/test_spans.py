@@ -340,3 +340,4 @@ def test_compact_draws_are_the_one_hot_draws_with_one_column_per_span():
     plain = SpanLayout([Span(0, 1, "continuous", "x"), Span(1, 1, "continuous", "y")])
     values = torch.randn(4, 2)
     assert torch.equal(plain.sample_compact(values, torch.Generator()), values)
+    assert torch.equal(plain.expand_compact(values), values)

@@ -309,7 +309,9 @@ class SpanLayout:
             out = compact.new_empty((compact.shape[0], self.dim))
             spans_to_columns = self._row_membership.to(dtype).t()
             slot = self._row_slot.to(dtype)
-            for a in range(0, compact.shape[0], SAMPLE_BLOCK):
+            if not k:
+                out.zero_()  # continuous columns only: filled below
+            for a in range(0, compact.shape[0] if k else 0, SAMPLE_BLOCK):
                 # One-hot rows as each column's span's slot compared with the column's own
                 # slot (-1 off the spans): a product and a comparison, where a scatter of
                 # the ones into zeros took 0.15 ms of a 2,048-row Adult pass.
