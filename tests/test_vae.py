@@ -227,7 +227,7 @@ def test_labels_come_back_in_their_dtype(dtype):
     assert ys.tolist() == ["rare"] * 20 + ["common"] * 30
 
 
-def test_the_priors_draw_by_lookup_equals_the_one_hot_product():
+def _prior_and_reference():
     from genaug.synthesizers.vae import _ConditionalPrior
 
     torch.manual_seed(0)
@@ -237,4 +237,45 @@ def test_the_priors_draw_by_lookup_equals_the_one_hot_product():
     with torch.no_grad():
         mu, logvar = prior(torch.nn.functional.one_hot(labels, 3).float())
         expected = mu + torch.exp(0.5 * logvar) * eps
-        torch.testing.assert_close(prior.draw(labels, eps), expected)
+    return prior, torch.nn.functional.one_hot(labels, 3).float(), eps, expected
+
+
+def _exact_lookup(prior, c, eps):
+    mu, logvar = prior.table.weight.t().chunk(2, dim=1)
+    labels = c.argmax(1)
+    return torch.addcmul(mu[labels], torch.exp(0.5 * logvar)[labels], eps)
+
+
+def test_the_priors_draw_by_lookup_equals_the_one_hot_product():
+    prior, c, eps, expected = _prior_and_reference()
+    with torch.no_grad():
+        torch.testing.assert_close(prior.draw(c, eps), expected)
+        # The lookup by products is exact: the same bits as gathering each row's class.
+        assert torch.equal(prior.draw(c, eps), _exact_lookup(prior, c, eps))
+
+
+@pytest.mark.parametrize("setting", ["reduced_matmul", "autocast", "infinite_mean", "huge_scale"])
+def test_the_priors_draw_stays_exact_where_products_would_round(setting):
+    prior, c, eps, _ = _prior_and_reference()
+    with torch.no_grad():
+        if setting in ("infinite_mean", "huge_scale"):
+            # Another class's non-finite mean or scale must not reach these rows (0 * inf
+            # is NaN): class 1's first mean, or its first log-variance (exp(5,000) = inf).
+            row = 0 if setting == "infinite_mean" else 8
+            prior.table.weight[row, 1] = float("inf") if row == 0 else 1e4
+            c = c[c[:, 1] == 0]
+            eps = eps[: len(c)]
+        expected = _exact_lookup(prior, c, eps)
+        if setting == "reduced_matmul":
+            before = torch.get_float32_matmul_precision()
+            torch.set_float32_matmul_precision("medium")
+            try:
+                got = prior.draw(c, eps)
+            finally:
+                torch.set_float32_matmul_precision(before)
+        elif setting == "autocast":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                got = prior.draw(c, eps)
+        else:
+            got = prior.draw(c, eps)
+    assert got.dtype == torch.float32 and torch.equal(got, expected)

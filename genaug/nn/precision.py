@@ -33,6 +33,31 @@ def full_precision(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return layer(x.float())
 
 
+def exact_float32_products(device: torch.device | str) -> bool:
+    """Whether float32 matrix products on ``device`` are carried out in float32.
+
+    True on CPU unless ``torch.set_float32_matmul_precision`` is below ``"highest"`` or
+    oneDNN's float32 math mode is a reduced one (bfloat16, TF32). Elsewhere False: a GPU may
+    round the inputs of a float32 product to TF32 by settings this does not read. Callers
+    use a product as an exact lookup (one-hot rows times a table) only where this holds.
+    (Autocast regions are the caller's to leave.)
+
+    Parameters
+    ----------
+    device : torch.device or str
+
+    Returns
+    -------
+    bool
+    """
+    if torch.device(device).type != "cpu":
+        return False
+    if torch.get_float32_matmul_precision() != "highest":
+        return False
+    mkldnn = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
+    return getattr(mkldnn, "fp32_precision", "ieee") in ("ieee", "none")
+
+
 def autocast_dtype(device_type: str) -> torch.dtype | None:
     """The dtype an enclosing ``torch.autocast`` region runs in on ``device_type``, or None.
 

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from genaug.nn.precision import exact_float32_products
+
 # Rows per block of SpanLayout.sample_compact's draws (a sampling pass has GENERATE_CHUNK =
 # 2,048 rows; early stopping's validation rows are one pass of up to 8,192): a block's running
 # sums and thresholds are each a (rows x columns) matrix.
@@ -464,12 +466,7 @@ class _SpanGumbelSoftmax(torch.autograd.Function):
 
 def _draw_dtype(logits: torch.Tensor) -> torch.dtype:
     """float32 for categorical draws where float32 products are exact, else float64."""
-    if logits.dtype == torch.float64 or logits.device.type != "cpu":
-        return torch.float64
-    if torch.get_float32_matmul_precision() != "highest":
-        return torch.float64
-    mkldnn = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
-    if getattr(mkldnn, "fp32_precision", "ieee") not in ("ieee", "none"):
+    if logits.dtype == torch.float64 or not exact_float32_products(logits.device):
         return torch.float64
     return torch.float32
 
