@@ -215,7 +215,11 @@ def test_whole_row_draws_equal_per_span_draws_also_when_spans_sit_far_apart(monk
     far[:, 4:9] -= 120.0  # exp underflows to zero against the row's top: per-span maxima
     big = logits.clone()
     big[:, 3] = 1e4  # a continuous value far above every logit: per-span maxima too
-    for rows in (logits, far, big):
+    mixed = logits.clone()  # per-span maxima in some rows only, the row's top in the rest
+    mixed[::7, 4:9] -= 120.0
+    mixed[1::11, 3] = 1e4
+    mixed[2::13, 3] = float("nan")
+    for rows in (logits, far, big, mixed):
         whole = layout._inverse_cdf_whole_rows(rows, u)
         with monkeypatch.context() as m:
             m.setattr(SpanLayout, "_inverse_cdf_whole_rows", lambda self, v, u: None)
