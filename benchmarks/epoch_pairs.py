@@ -7,8 +7,11 @@ process, one right after the other (the order alternating between rounds), and t
 ratio of their median epochs; the rounds' spread shows how much of a ratio is noise. Epochs
 are time-stamped inside each library's fit exactly as in ``speed.py``. After its fit each child
 also times draws of 50,000 rows as ``speed.py`` does (median of 3 after a warm-up draw): the
-sampling ratio of the same pair (a rate depends on the networks' sizes, not on how long they
-trained).
+sampling ratio of the same pair. These are short fits (5 GAN, 12 VAE epochs by default): a
+VAE trained as long as the speed suite trains it (over 100 epochs) spreads its logits far
+enough that every sampling pass has rows needing per-span maxima, a path these fits never take
+(``benchmarks/sampling_parts.py``, ``results/trained_vae_pairs.md``), so the suite's VAE
+sampling ratio is the trained model's and this one an early model's.
 
 Pairs: CTGAN / genaug GAN (default configuration) and TVAE / genaug VAE, on Adult's 32,561
 rows, batch 500. ctgan needs pandas < 3 (``.bench-venv``, see ``benchmarks/README.md``)::

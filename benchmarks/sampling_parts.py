@@ -1,9 +1,8 @@
 """Where a draw of 50,000 rows spends its time, and before/after ratios of it.
 
-Each model (default configuration, Adult with its label, a few epochs: a sampling rate
-depends on the networks' sizes, not on how long they trained) is fitted in a fresh child
-process, which then times ``sample(50_000)`` over several seeds after a warm-up draw and
-splits the time into its parts by timing the functions a draw goes through: the
+Each model (default configuration, Adult with its label, ``--epochs`` epochs) is fitted in a
+fresh child process, which then times ``sample(50_000)`` over several seeds after a warm-up
+draw and splits the time into its parts by timing the functions a draw goes through: the
 generator's (or decoder's) forward pass, the categorical draws
 (``SpanLayout.sample_compact``; ``sample_one_hot`` in trees before it), the noise, the
 codec's decode, and the rest (label draws, copies into the output array, Python).
@@ -16,6 +15,12 @@ drift by 10-25 %, a ratio of neighbouring processes much less.
     python benchmarks/sampling_parts.py --threads 2 --out benchmarks/results
     python benchmarks/sampling_parts.py --against /tmp/old --rounds 4 --name draw_pairs \\
         --out benchmarks/results
+
+A few epochs (the default, 3) time the networks' passes; a trained model can take other paths:
+the logits of a VAE trained for 115 epochs (as long as the speed suite trains it) spread so far
+that every pass has rows whose categorical exponentials need per-span maxima
+(``SpanLayout._stable_exp_rows``), which a 3-epoch model's never need. ``--models vae --epochs
+115`` times that case (``benchmarks/results/trained_vae_pairs.md``).
 """
 
 from __future__ import annotations
