@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -182,3 +185,74 @@ def test_autocast_dtype_reports_the_enclosing_region():
         assert autocast_dtype("cpu") == torch.bfloat16
         with torch.autocast("cpu", enabled=False):
             assert autocast_dtype("cpu") is None
+
+
+@contextlib.contextmanager
+def _fp32_setting(owner, value):
+    # torch's per-backend float32 precision, set back afterwards (a property with a setter).
+    before = owner.fp32_precision
+    owner.fp32_precision = value
+    try:
+        yield
+    finally:
+        owner.fp32_precision = before
+
+
+@contextlib.contextmanager
+def _lowered(setting):
+    backends = torch.backends
+    if setting == "legacy_medium":
+        before = torch.get_float32_matmul_precision()
+        torch.set_float32_matmul_precision("medium")
+        try:
+            yield
+        finally:
+            torch.set_float32_matmul_precision(before)
+        return
+    owner, value = {
+        "default": (None, None),
+        "cuda_tf32": (backends.cuda.matmul, "tf32"),
+        "mkldnn_bf16": (backends.mkldnn.matmul, "bf16"),
+        "generic_bf16": (backends, "bf16"),
+    }[setting]
+    if owner is None:
+        yield
+        return
+    with _fp32_setting(owner, value):
+        yield
+
+
+@pytest.mark.parametrize(
+    "setting, exact",
+    [
+        ("default", True),
+        ("cuda_tf32", True),  # a GPU setting: CPU products stay float32
+        ("mkldnn_bf16", False),
+        ("generic_bf16", False),  # inherited by oneDNN's matmul
+        ("legacy_medium", False),
+    ],
+)
+def test_exact_float32_products_reads_every_way_of_lowering_precision(setting, exact):
+    from genaug.nn.precision import exact_float32_products
+
+    if setting != "default" and not hasattr(torch.backends.mkldnn.matmul, "fp32_precision"):
+        pytest.skip("this torch has no per-backend float32 precision settings")
+    with _lowered(setting):
+        # Never raises (the legacy getter does once a per-backend setting is in use).
+        assert exact_float32_products("cpu") is exact
+        assert exact_float32_products(torch.device("cpu")) is exact
+        assert exact_float32_products("meta") is False
+        assert exact_float32_products("cuda") is False
+    assert torch.get_float32_matmul_precision() == "highest"  # left as found
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_sampling_works_after_a_gpu_user_sets_tf32_the_new_way(cls):
+    if not hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        pytest.skip("this torch has no per-backend float32 precision settings")
+    model, _ = _fit(cls, "float32", epochs=1)
+    expected = model.sample(40, random_state=0)
+    with _lowered("cuda_tf32"):
+        got = model.sample(40, random_state=0)
+    pd.testing.assert_frame_equal(got[0], expected[0])
+    pd.testing.assert_series_equal(got[1], expected[1])

@@ -279,3 +279,23 @@ def test_the_priors_draw_stays_exact_where_products_would_round(setting):
         else:
             got = prior.draw(c, eps)
     assert got.dtype == torch.float32 and torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_the_priors_draw_gathers_rows_where_products_may_round(monkeypatch, exact):
+    import genaug.synthesizers.vae as vae_module
+
+    prior, c, eps, _ = _prior_and_reference()
+    gathered = []
+    embedding = torch.nn.functional.embedding
+
+    def spy(*args, **kwargs):
+        gathered.append(True)
+        return embedding(*args, **kwargs)
+
+    monkeypatch.setattr(vae_module, "exact_float32_products", lambda device: exact)
+    monkeypatch.setattr(torch.nn.functional, "embedding", spy)
+    with torch.no_grad():
+        got = prior.draw(c, eps)
+    assert bool(gathered) is not exact
+    assert torch.equal(got, _exact_lookup(prior, c, eps))

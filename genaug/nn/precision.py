@@ -36,11 +36,12 @@ def full_precision(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def exact_float32_products(device: torch.device | str) -> bool:
     """Whether float32 matrix products on ``device`` are carried out in float32.
 
-    True on CPU unless ``torch.set_float32_matmul_precision`` is below ``"highest"`` or
-    oneDNN's float32 math mode is a reduced one (bfloat16, TF32). Elsewhere False: a GPU may
-    round the inputs of a float32 product to TF32 by settings this does not read. Callers
-    use a product as an exact lookup (one-hot rows times a table) only where this holds.
-    (Autocast regions are the caller's to leave.)
+    True on CPU unless oneDNN's float32 math mode is a reduced one (bfloat16, TF32), set by
+    ``torch.backends.mkldnn.matmul.fp32_precision``, by a parent setting it inherits
+    (``torch.backends.fp32_precision``), or by ``torch.set_float32_matmul_precision`` below
+    ``"highest"``. Elsewhere False: a GPU may round the inputs of a float32 product to TF32
+    by settings this does not read. Callers use a product as an exact lookup (one-hot rows
+    times a table) only where this holds. (Autocast regions are the caller's to leave.)
 
     Parameters
     ----------
@@ -52,10 +53,14 @@ def exact_float32_products(device: torch.device | str) -> bool:
     """
     if torch.device(device).type != "cpu":
         return False
-    if torch.get_float32_matmul_precision() != "highest":
-        return False
     mkldnn = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
-    return getattr(mkldnn, "fp32_precision", "ieee") in ("ieee", "none")
+    setting = getattr(mkldnn, "fp32_precision", None)
+    if setting is not None:
+        # Read before the legacy getter, which raises once any per-backend setting is in
+        # use (e.g. a GPU user's torch.backends.cuda.matmul.fp32_precision = "tf32"); the
+        # legacy setter writes this one too ("medium" -> "bf16").
+        return setting in ("ieee", "none")
+    return torch.get_float32_matmul_precision() == "highest"
 
 
 def autocast_dtype(device_type: str) -> torch.dtype | None:

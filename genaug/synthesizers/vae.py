@@ -77,9 +77,10 @@ class _ConditionalPrior(nn.Module):
             mu, logvar = self.table.weight.t().chunk(2, dim=1)
             scale = torch.exp(0.5 * logvar)
             c = c.to(mu.dtype)
-            finite = torch.isfinite(mu).all() & torch.isfinite(scale).all()
-            if exact_float32_products(c.device) and bool(finite):
-                return torch.addcmul(c @ mu, c @ scale, eps)
+            if exact_float32_products(c.device):
+                # A non-finite entry of another class would reach every row (0 * inf).
+                if bool(torch.isfinite(mu).all() & torch.isfinite(scale).all()):
+                    return torch.addcmul(c @ mu, c @ scale, eps)
             labels = c.argmax(1)
             mean = nn.functional.embedding(labels, mu.contiguous())
             return torch.addcmul(mean, nn.functional.embedding(labels, scale.contiguous()), eps)
