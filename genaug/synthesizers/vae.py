@@ -69,9 +69,9 @@ class _ConditionalPrior(nn.Module):
         labels by the whole table and splits and copies its output. Where float32 products
         are exact (:func:`~genaug.nn.precision.exact_float32_products`) and the table is
         finite, the lookup is the product of the one-hot rows with the means and with the
-        scales: exact (one term of one, the others zero) and, on a 2,048-row Adult pass,
-        several times faster than indexing rows of the transposed table (93 against 466 us
-        in one process on the 2-core dev box). Elsewhere the rows are gathered.
+        scales: exact (one term of one, the others zero) and faster than indexing rows of
+        the transposed table (180 against 250 us per 2,048-row pass of a fitted Adult VAE,
+        one process, 2-core dev box). Elsewhere the rows are gathered.
         """
         with torch.autocast(c.device.type, enabled=False):
             mu, logvar = self.table.weight.t().chunk(2, dim=1)
