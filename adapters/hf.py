@@ -335,10 +335,7 @@ def _augment_split(
     seed = None if random_state is None else resolve_seed(random_state)
     counts = _synthetic_counts(synthesizer, X, y, n, sampling_strategy, augment_ratio)
 
-    real = ds.remove_columns(sorted(excluded)) if excluded_policy == "drop" and excluded else ds
-    real = real.add_column(
-        synthetic_column, np.zeros(real.num_rows, dtype=bool), feature=hf.Value("bool")
-    )
+    real = _real_rows(hf, ds, excluded, excluded_policy, synthetic_column)
     n_new = sum(counts.values())
     if n_new == 0:
         labels, sizes = np.unique(y, return_counts=True)
@@ -349,7 +346,7 @@ def _augment_split(
             UserWarning,
             stacklevel=3,
         )
-        return real
+        return _like_input(hf, ds, [real])
 
     fitted = clone(synthesizer)
     if seed is not None and "random_state" in fitted.get_params(deep=False):
@@ -365,7 +362,43 @@ def _augment_split(
         _chunk_frame(chunk, label_column).assign(**{synthetic_column: True}) for chunk in chunks
     )
     synthetic = _write_dataset(hf, frames, real.features, cache_dir)
-    return hf.concatenate_datasets([real, synthetic])
+    return _like_input(hf, ds, [real, synthetic])
+
+
+def _real_rows(
+    hf: Any, ds: Dataset, excluded: set[str], excluded_policy: str, synthetic_column: str
+) -> Dataset:
+    """The split's rows, unformatted, without dropped columns, flagged as not synthetic."""
+    real = ds.with_format(None)
+    if excluded_policy == "drop" and excluded:
+        real = real.remove_columns(sorted(excluded))
+    return real.add_column(
+        synthetic_column, np.zeros(real.num_rows, dtype=bool), feature=hf.Value("bool")
+    )
+
+
+def _like_input(hf: Any, ds: Dataset, parts: list[Dataset]) -> Dataset:
+    """``parts`` (unformatted) as one Dataset with ``ds``'s split and format.
+
+    ``concatenate_datasets`` would drop the split and the format (``with_format("torch")``,
+    a ``with_transform``) of the real part: they are put back, and a format limited to some
+    columns keeps those that are still there.
+    """
+    out = parts[0] if len(parts) == 1 else hf.concatenate_datasets(parts, split=ds.split)
+    fmt = ds.format
+    columns = fmt["columns"]
+    if columns is not None and set(columns) >= set(ds.column_names):
+        columns = None  # every column: the default, which takes in the new ones too
+    if columns is not None:
+        columns = [c for c in columns if c in out.column_names]
+    if fmt["type"] is None and columns is None and not fmt["format_kwargs"]:
+        return out
+    return out.with_format(
+        fmt["type"],
+        columns=columns,
+        output_all_columns=fmt["output_all_columns"],
+        **fmt["format_kwargs"],
+    )
 
 
 def _check_arguments(
@@ -561,7 +594,12 @@ def _augment_images(
         )
     column = image_columns[0]
     _, y = _split_to_frame(hf, ds, [], label_column, where)
-    images = list(ds.select_columns([column])[column])  # decoded by datasets, one by one
+    # Without the user's format or transform (torch tensors, numpy arrays, ...) and with
+    # decoding on: PIL images, decoded by datasets one by one.
+    pixels = ds.select_columns([column]).with_format(None)
+    if not getattr(pixels.features[column], "decode", True):
+        pixels = pixels.cast_column(column, hf.Image(decode=True))
+    images = list(pixels[column])
     missing = sum(im is None for im in images)
     if missing:
         raise InvalidDataError(
@@ -573,10 +611,7 @@ def _augment_images(
     counts = _synthetic_counts(
         synthesizer, np.zeros((len(y), 1)), y, n, sampling_strategy, augment_ratio
     )
-    real = ds.remove_columns(sorted(excluded)) if excluded_policy == "drop" and excluded else ds
-    real = real.add_column(
-        synthetic_column, np.zeros(real.num_rows, dtype=bool), feature=hf.Value("bool")
-    )
+    real = _real_rows(hf, ds, excluded, excluded_policy, synthetic_column)
     n_new = sum(counts.values())
     if n_new == 0:
         warnings.warn(
@@ -585,7 +620,7 @@ def _augment_images(
             UserWarning,
             stacklevel=3,
         )
-        return real
+        return _like_input(hf, ds, [real])
     seed = None if random_state is None else resolve_seed(random_state)
     fitted = clone(synthesizer)
     if seed is not None and "random_state" in fitted.get_params(deep=False):
@@ -609,7 +644,7 @@ def _augment_images(
         for chunk_images, labels in chunks
     )
     synthetic = _write_dataset(hf, frames, real.features, cache_dir)
-    return hf.concatenate_datasets([real, synthetic])
+    return _like_input(hf, ds, [real, synthetic])
 
 
 # ------------------------------------------------------------------ Arrow <-> pandas
@@ -663,8 +698,13 @@ def _synthetic_counts(
     augment_ratio: float | None,
 ) -> dict[Any, int]:
     """Synthetic rows per class, as :class:`SyntheticAugmenter` works them out."""
+    labels, counts = np.unique(y, return_counts=True)
+    if labels.size < 2:
+        raise InvalidDataError(
+            f"augment_dataset conditions the synthesizer on the label column, which holds a "
+            f"single class ({labels.tolist()}) here; it needs at least two."
+        )
     if n is not None:
-        labels, counts = np.unique(y, return_counts=True)
         share = int(n) * counts / counts.sum()
         extra = np.floor(share).astype(np.int64)
         # Largest remainders get the rows that flooring left over (ties: label order).

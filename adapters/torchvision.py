@@ -90,6 +90,13 @@ def _scalar(value: Any) -> Any:
     return value.item() if isinstance(value, (np.generic, torch.Tensor)) else value
 
 
+def _object_array(values: list) -> np.ndarray:
+    """A 1-D object array of Python scalars, whatever their types (no common dtype forced)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = [_scalar(v) for v in values]
+    return out
+
+
 class SyntheticDataset(Dataset):
     """``n`` synthetic images from a fitted synthesizer, generated lazily and reproducibly.
 
@@ -153,7 +160,13 @@ class SyntheticDataset(Dataset):
         )
         self.transform = transform
         self.target_transform = target_transform
-        self.seed_ = resolve_seed(random_state)
+        if random_state is None and callable(getattr(synthesizer, "sample_seed", None)):
+            # Unseeded: the synthesizer's own sequence, as an unseeded sample() would use.
+            self.seed_ = synthesizer.sample_seed()
+        else:
+            self.seed_ = resolve_seed(random_state)
+        # The type of the real data set's targets, when augment_dataset found them tensors.
+        self._target_dtype: torch.dtype | None = None
         self._labeled = getattr(synthesizer, "classes_", None) is not None
         self.labels = self._plan_labels(y)
         # Integer images come back as PIL images, as torchvision's own data sets give them.
@@ -174,21 +187,26 @@ class SyntheticDataset(Dataset):
                 raise InvalidParameterError(
                     f"The counts in y add up to {sum(counts)}, not n={self.n}."
                 )
-            labels = np.repeat(np.asarray(list(y), dtype=classes.dtype), counts)
+            keys = _object_array(list(y))
+            labels = np.repeat(keys, counts)
         elif np.ndim(y) == 0:
-            labels = np.full(self.n, y, dtype=classes.dtype)
+            keys = _object_array([y])
+            labels = np.repeat(keys, self.n)
         else:
-            labels = np.asarray(y).ravel()
+            labels = _object_array(np.asarray(y).ravel().tolist())
             if labels.shape[0] != self.n:
                 raise InvalidParameterError(f"y has {labels.shape[0]} labels; n is {self.n}.")
-        unseen = ~np.isin(labels, classes)
-        if unseen.any():
-            shown = [_scalar(v) for v in np.unique(labels[unseen])[:5]]
+            keys = labels
+        # Checked before any conversion to the classes' dtype, which would cut "dogfish"
+        # to a class "dog" (a "<U3" array) or round 1.7 to a class 1.
+        known = set(classes.tolist())
+        unseen = [v for v in keys if v not in known]
+        if unseen:
             raise InvalidParameterError(
-                f"y holds labels not seen in fit: {shown}; known: "
+                f"y holds labels not seen in fit: {unseen[:5]}; known: "
                 f"{[_scalar(c) for c in classes[:20]]}."
             )
-        return labels
+        return labels.astype(classes.dtype)
 
     def __len__(self) -> int:
         return self.n
@@ -240,11 +258,10 @@ class SyntheticDataset(Dataset):
             raise InvalidParameterError(
                 f"{type(self).__name__} index must be an integer; got {index!r}."
             )
-        index = int(index)
-        if index < 0:
-            index += self.n
+        given = int(index)
+        index = given + self.n if given < 0 else given
         if not 0 <= index < self.n:
-            raise IndexError(f"index {index} is out of range for {self.n} items.")
+            raise IndexError(f"index {given} is out of range for {self.n} items.")
         b, j = divmod(index, self.batch_size)
         if b not in self._cache:
             self._cache[b] = self._generate(b)
@@ -260,6 +277,8 @@ class SyntheticDataset(Dataset):
         if labels is None:
             return image
         target = _scalar(labels[j])
+        if self._target_dtype is not None:
+            target = torch.tensor(target, dtype=self._target_dtype)
         if self.target_transform is not None:
             target = self.target_transform(target)
         return image, target
@@ -507,4 +526,17 @@ def augment_dataset(
         random_state=None if seed is None else derive_seed(seed, 1),
         batch_size=batch_size,
     )
+    # Targets of the real data set's kind: a DataLoader cannot collate tensor targets (a
+    # TensorDataset's) with Python ints in one batch.
+    synthetic._target_dtype = _tensor_target_dtype(real_dataset)
     return AugmentedDataset(real_dataset, synthetic)
+
+
+def _tensor_target_dtype(dataset: Any) -> torch.dtype | None:
+    """The dtype of the real items' targets when they are tensors (read from the first item)."""
+    if _is_folder(dataset) or len(dataset) == 0:
+        return None  # a DatasetFolder's targets are ints
+    item = dataset[0]
+    if isinstance(item, (tuple, list)) and len(item) >= 2 and isinstance(item[1], torch.Tensor):
+        return item[1].dtype
+    return None

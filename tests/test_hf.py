@@ -402,6 +402,53 @@ def test_streamed_and_foreign_inputs_are_refused(tmp_path):
         augment_dataset(make_frame(), tiny_vae(), "label", cache_dir=tmp_path)
 
 
+def test_a_single_class_is_refused_by_name(tmp_path):
+    ds = make_dataset().filter(lambda row: row["label"] == 0)
+    for counts in ({}, {"n": 3}):
+        with pytest.raises(InvalidDataError, match=r"augment_dataset.*single class \(\[0\]\)"):
+            augment_dataset(ds, tiny_vae(), "label", exclude_columns=["id"],
+                            cache_dir=tmp_path, **counts)
+
+
+@pytest.mark.parametrize("how", ["torch", "numpy", "transform"])
+def test_the_format_and_split_of_the_input_are_kept(tmp_path, how):
+    ds = Dataset.from_pandas(
+        make_frame().drop(columns=["id", "s", "k"]).assign(label=lambda f: f["label"] == "yes"),
+        preserve_index=False,
+        split=datasets.Split.TRAIN,
+    )
+    if how == "transform":
+        formatted = ds.with_transform(lambda batch: {"x2": [2 * v for v in batch["x"]]})
+    else:
+        formatted = ds.with_format(how)
+    out = augment_dataset(formatted, tiny_vae(), "label", n=6, random_state=0,
+                          cache_dir=tmp_path)
+    assert out.split == datasets.Split.TRAIN and out.num_rows == ds.num_rows + 6
+    if how == "transform":
+        assert out[-3:] == {"x2": [2 * v for v in out.with_format(None)[-3:]["x"]]}
+    else:
+        assert out.format["type"] == how
+        assert type(out[-3:]["x"]) is type(formatted[:3]["x"])
+
+
+@pytest.mark.parametrize("how", ["torch", "undecoded"])
+def test_image_columns_are_read_whatever_the_format(tmp_path, how):
+    write_plain_imagefolder(tmp_path / "images")
+    ds = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "images"),
+                               cache_dir=str(tmp_path / "cache"), split="train")
+    if how == "torch":
+        given = ds.with_format("torch")
+    else:
+        given = ds.cast_column("image", datasets.Image(decode=False))
+    out = augment_dataset(given, tiny_vae(), "label", n=4, random_state=0, cache_dir=tmp_path)
+    expected = augment_dataset(ds, tiny_vae(), "label", n=4, random_state=0, cache_dir=tmp_path)
+    synthetic = out.with_format(None).cast_column("image", datasets.Image())
+    assert [np.asarray(im).tolist() for im in synthetic.select(range(16, 20))["image"]] == [
+        np.asarray(im).tolist() for im in expected.select(range(16, 20))["image"]
+    ]
+    assert out.format["type"] == given.format["type"]
+
+
 def test_missing_datasets_package_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)
     with pytest.raises(ImportError, match=r"pip install genaug\[hf\]"):

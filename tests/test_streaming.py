@@ -324,6 +324,22 @@ def test_missing_labels_and_unsupported_options_are_refused(tmp_path, labelled_f
         make(VAESynthesizer).fit(path, y="label", checkpoint_dir=tmp_path / "ck")
 
 
+def test_classlabel_minus_one_is_a_missing_label_and_containers_are_named():
+    features = datasets.Features(
+        {"x": datasets.Value("float64"), "label": datasets.ClassLabel(names=["a", "b"])}
+    )
+    ds = datasets.Dataset.from_dict(
+        {"x": [0.1, 0.2, 0.3, 0.4, 0.5], "label": [0, 1, -1, 1, 0]}, features=features
+    )
+    # -1 is ClassLabel's "no label", not a third class to sample.
+    with pytest.raises(InvalidDataError, match=r"'label' has 1 missing values \(null, or -1"):
+        make(VAESynthesizer, epochs=1).fit(ds, y="label")
+    with pytest.raises(InvalidDataError, match=r"DatasetDict of the splits \['train'\]"):
+        make(VAESynthesizer, epochs=1).fit(datasets.DatasetDict(train=ds), y="label")
+    with pytest.raises(InvalidDataError, match="streamed IterableDataset"):
+        make(VAESynthesizer, epochs=1).fit(ds.to_iterable_dataset(), y="label")
+
+
 def test_only_paths_and_datasets_are_streamed(labelled_file):
     path, frame = labelled_file
     assert is_stream_source(path) and is_stream_source(str(path)) and is_stream_source([path])

@@ -151,6 +151,44 @@ def test_synthetic_dataset_errors_say_what_to_do(digits_syn):
         SyntheticDataset(digits_syn, 0)
 
 
+def test_labels_are_checked_before_taking_the_classes_dtype():
+    X = np.random.default_rng(0).integers(0, 256, (12, 8, 8), dtype=np.uint8)
+    named = tiny_vae(random_state=0).fit(X, np.array(["cat", "dog"] * 6))  # classes "<U3"
+    # "dogfish" would be cut to "dog" by a "<U3" array, 1.7 rounded down to the class 1.
+    for y in ("dogfish", {"cats": 3}, ["cats", "dog", "cat"]):
+        with pytest.raises(InvalidParameterError, match="not seen in fit"):
+            SyntheticDataset(named, 3, y=y, random_state=0)
+    numbered = tiny_vae(random_state=0).fit(X, np.arange(12) % 2)
+    for y in (1.7, {0.5: 3}):
+        with pytest.raises(InvalidParameterError, match="not seen in fit"):
+            SyntheticDataset(numbered, 3, y=y, random_state=0)
+    assert SyntheticDataset(named, 3, y={"dog": 2, "cat": 1}).labels.tolist() == [
+        "dog", "dog", "cat"
+    ]
+    assert SyntheticDataset(numbered, 2, y=1.0).labels.tolist() == [1, 1]
+
+
+def test_unseeded_items_follow_the_synthesizers_seed(digits_syn):
+    data = load_digits()
+    X = np.rint(data.images[:200] * (255 / 16)).astype(np.uint8)
+
+    def first_items():
+        syn = tiny_vae(random_state=3).fit(X, data.target[:200])
+        one, two = SyntheticDataset(syn, 4), SyntheticDataset(syn, 4)
+        return [np.asarray(ds[i][0]) for ds in (one, two) for i in range(4)]
+
+    a, b = first_items(), first_items()
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))  # a seeded fit: reproducible
+    # Two unseeded data sets of one synthesizer differ, as two unseeded sample() calls do.
+    assert not all(np.array_equal(u, v) for u, v in zip(a[:4], a[4:]))
+
+
+def test_out_of_range_message_names_the_index_given(digits_syn):
+    ds = SyntheticDataset(digits_syn, 5, random_state=0)
+    with pytest.raises(IndexError, match="index -6 is out of range for 5 items"):
+        ds[-6]
+
+
 # ------------------------------------------------------------------ ImageFolder
 def test_fit_from_an_image_folder_reads_raw_images(image_folder):
     folder = ImageFolder(str(image_folder), transform=ToTensor())
@@ -202,6 +240,10 @@ def test_fit_from_any_dataset_of_image_label_pairs():
     aug = augment_dataset(TensorDataset(X, y), syn, n_per_class=2, random_state=0)
     image, label = aug[len(aug) - 1]
     assert isinstance(image, torch.Tensor) and image.shape == (1, 8, 8) and label == 2
+    # Tensor targets like the real ones': a DataLoader batch may mix both kinds of item.
+    assert isinstance(label, torch.Tensor) and label.dtype == y.dtype
+    targets = torch.cat([batch[1] for batch in DataLoader(aug, batch_size=50)])
+    assert torch.equal(targets, torch.cat([y, torch.tensor([0, 0, 1, 1, 2, 2])]))
     unlabeled = fit_from_dataset(tiny_vae(random_state=0), TensorDataset(X), labels=False)
     assert unlabeled.classes_ is None
     with pytest.raises(InvalidDataError, match="labels=False"):

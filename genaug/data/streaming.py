@@ -77,6 +77,29 @@ def _is_hf_dataset(value: Any) -> bool:
     return datasets is not None and isinstance(value, datasets.Dataset)
 
 
+def check_not_hf_container(X: Any) -> None:
+    """Raise a clear error for the ``datasets`` objects ``fit`` cannot read.
+
+    A ``DatasetDict`` holds several splits (which one to fit on is the caller's choice), and
+    an ``IterableDataset`` has no length or random access for the reservoir pass; both
+    would otherwise reach the in-memory checks and fail as "not 2-D".
+    """
+    datasets = sys.modules.get("datasets")
+    if datasets is None:
+        return
+    if isinstance(X, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        raise InvalidDataError(
+            f"X is a {type(X).__name__} of the splits {list(X)}; fit on one split, e.g. "
+            "X=dd['train']."
+        )
+    if isinstance(X, datasets.IterableDataset):
+        raise InvalidDataError(
+            "X is a streamed IterableDataset, which fit cannot read; load it as a Dataset "
+            "(load_dataset(..., streaming=False)) or write it to Parquet files and pass their "
+            "paths."
+        )
+
+
 def is_stream_source(X: Any) -> bool:
     """Whether ``fit`` should stream ``X`` rather than treat it as an in-memory table.
 
@@ -223,8 +246,14 @@ class TableStream:
         self._selected: dict[tuple, Any] = {}
         self.files: list[Path] = []
         self._metadata: list[Any] = []
+        # Label columns whose -1 means "no label" (a Dataset's ClassLabel features).
+        self._class_labels: set[str] = set()
         if _is_hf_dataset(source):
             self._dataset = source.with_format("arrow")
+            class_label = sys.modules["datasets"].ClassLabel
+            self._class_labels = {
+                name for name, f in source.features.items() if isinstance(f, class_label)
+            }
             schema = source.data.schema
             self.n_rows = len(source)
             self._blocks = [
@@ -375,6 +404,8 @@ class TableStream:
                 offset += n
                 if label is not None:
                     values = batch.column(label).to_pandas()
+                    if label in self._class_labels:
+                        values = values.mask(values < 0)  # ClassLabel's id for "no label"
                     n_missing += int(values.isna().sum())
                     tally = values.value_counts(dropna=True)
                     counts = tally if counts is None else counts.add(tally, fill_value=0)
@@ -392,8 +423,8 @@ class TableStream:
                     n_pending = k
         if label is not None and n_missing:
             raise InvalidDataError(
-                f"The label column {label!r} has {n_missing} missing values; drop those rows "
-                "or fill them before fitting."
+                f"The label column {label!r} has {n_missing} missing values (null, or -1 in "
+                "a ClassLabel); drop those rows or fill them before fitting."
             )
         kept, keys, rows, _ = _cut(pa, kept, keys, rows, k)
         # In the source's row order, so that the sample does not depend on the keys' order.

@@ -52,7 +52,7 @@ from genaug._random import derive_seed, resolve_seed, torch_generator
 from genaug._validation import Interval, Options, Satisfies, validate_params
 from genaug._version import __version__
 from genaug.data.images import ImageCodec, is_image_data
-from genaug.data.streaming import TableStream, is_stream_source
+from genaug.data.streaming import TableStream, check_not_hf_container, is_stream_source
 from genaug.data.tabular import TabularCodec, _arrow_string_dtype, _dtype_name, check_table
 from genaug.exceptions import (
     InvalidDataError,
@@ -396,6 +396,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
         as much optimizer state (Adam).
         """
         self._validate_params()
+        check_not_hf_container(X)
         if is_stream_source(X):
             return self._fit_stream(X, y, checkpoint_dir=checkpoint_dir)
         checkpointer = None
@@ -843,6 +844,28 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 return series
         values = self.classes_[codes]
         return values.astype(meta["array_dtype"]) if meta["array_dtype"] else values
+
+    def sample_seed(self, random_state: Any = None) -> int:
+        """The seed that :meth:`sample` draws from for ``random_state``.
+
+        For callers that generate rows lazily in pieces (e.g. the torchvision adapter's
+        ``SyntheticDataset``) and must follow the synthesizer's own seeding when not given a
+        seed.
+
+        Parameters
+        ----------
+        random_state : int, numpy Generator or None, default=None
+            A seed is resolved as :meth:`sample` resolves it. ``None`` gives the next seed
+            of the fitted synthesizer's own sequence and advances it, as an unseeded
+            :meth:`sample` call does: successive calls differ, and the sequence is fixed by
+            the fit's seed (a seeded fit makes it reproducible).
+
+        Returns
+        -------
+        int
+        """
+        self._check_is_fitted()
+        return self._resolve_sample_seed(random_state)
 
     def _resolve_sample_seed(self, random_state: Any) -> int:
         if random_state is not None:
