@@ -38,7 +38,12 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError as _SklearnParameterError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from genaug._random import derive_seed, resolve_seed
 from genaug._validation import Interval, Options, Satisfies, validate_params
@@ -94,12 +99,22 @@ def _is_strengths(value: Any) -> bool:
     )
 
 
+def _is_whole(value: Any) -> bool:
+    """Whether ``value`` is an integer, or a float without a fractional part."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    return isinstance(value, (float, np.floating)) and float(value).is_integer()
+
+
 def _take(data: Any, index: np.ndarray) -> Any:
     """Rows ``index`` of a DataFrame, Series, sparse matrix or array."""
     if hasattr(data, "iloc"):
         return data.iloc[index]
     if issparse(data):
-        return data[index]
+        # COO, DIA and BSR matrices have no row indexing.
+        return (data if data.format in ("csr", "csc", "lil", "dok") else data.tocsr())[index]
     return np.asarray(data)[index]
 
 
@@ -301,7 +316,13 @@ class SyntheticAugmenter(BaseOverSampler):
             )
         try:
             strategy = check_sampling_strategy(self.sampling_strategy, y, self._sampling_type)
-        except ValueError as exc:
+            if not isinstance(strategy, Mapping):
+                raise ValueError(f"it resolved to {strategy!r}, not a dict of class sizes")
+            bad = {k: v for k, v in strategy.items() if not _is_whole(v)}
+            if bad:
+                raise ValueError(f"class sizes must be whole numbers; got {bad}")
+        except (ValueError, TypeError, AttributeError) as exc:
+            # AttributeError: imbalanced-learn reads a callable's result as a dict.
             raise InvalidParameterError(
                 f"The 'sampling_strategy' parameter of SyntheticAugmenter does not fit this y "
                 f"(classes {labels.tolist()}, counts {counts.tolist()}): {exc}"
@@ -371,7 +392,11 @@ class SyntheticAugmenter(BaseOverSampler):
         self.copy_report_ = None
         if n_new == 0:
             self.synthesizer_ = None
-            return X, y
+            # Copies, as when rows are added: the caller's X must not change through the
+            # result, and a DataFrame gets the documented fresh RangeIndex.
+            if isinstance(X, pd.DataFrame):
+                return X.reset_index(drop=True).copy(), y.copy()
+            return X.copy(), y.copy()
         seed = self._seed()
         synthesizer = clone(self.synthesizer)
         if seed is not None and "random_state" in synthesizer.get_params(deep=False):
@@ -571,12 +596,16 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         validate_params(
             self.get_params(deep=False), self._parameter_constraints, type(self).__name__
         )
-        if self.validation == "auto" and "sampling_strategy" not in self.augmenter.get_params(
-            deep=False
+        if self.validation == "auto" and (
+            "sampling_strategy" not in self.augmenter.get_params(deep=False)
+            or getattr(self.augmenter, "_sampling_type", None) != "over-sampling"
         ):
+            # The candidates are the training rows followed by k synthetic ones: a sampler
+            # that removes or reorders rows (SMOTEENN, an under-sampler) breaks that.
             raise InvalidParameterError(
-                "validation='auto' scales the augmenter's sampling_strategy, but "
-                f"{type(self.augmenter).__name__} has no 'sampling_strategy' parameter; use "
+                "validation='auto' scales an over-sampler's sampling_strategy and keeps the "
+                f"training rows first, but the augmenter {type(self.augmenter).__name__} is "
+                "not an over-sampler with a 'sampling_strategy' parameter; use "
                 "SyntheticAugmenter or an imbalanced-learn over-sampler, or validation=None."
             )
 
@@ -606,6 +635,14 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y_shape = np.asarray(y).shape
         if len(y_shape) == 2 and y_shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        try:
+            check_consistent_length(X, y)
+        except ValueError:
+            n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
+            raise InvalidDataError(
+                f"X has {n_rows} rows but y has {np.asarray(y).shape[0]} labels; they must "
+                "match."
+            ) from None
         validate_data(self, X, reset=True, skip_check_array=True)
         seed = None if self.random_state is None else resolve_seed(self.random_state)
         if self.validation is None:
@@ -671,6 +708,18 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             X_res, y_res = augmenter.fit_resample(X_tr, y_tr)
             y_res_arr = np.asarray(y_res)
             n_tr = len(train)
+            n_new = sum(_scaled(planned, label, strengths[-1]) for label in planned)
+            if len(y_res_arr) != n_tr + n_new or not np.array_equal(
+                y_res_arr[:n_tr], np.asarray(y_tr)
+            ):
+                # A combined sampler (SMOTEENN, SMOTETomek) also removes rows: the candidates
+                # below would not be the training rows plus k synthetic ones.
+                raise InvalidParameterError(
+                    f"validation='auto' needs the augmenter to return the training rows first, "
+                    f"then the new ones; {type(augmenter).__name__} returned {len(y_res_arr)} "
+                    f"rows for {n_tr} training rows and {n_new} new ones. Use validation=None "
+                    "with a sampler that also removes rows."
+                )
             _, codes = np.unique(y_res_arr[n_tr:], return_inverse=True)
             rank = pd.Series(codes).groupby(codes).cumcount().to_numpy()
             labels_syn = y_res_arr[n_tr:]
@@ -780,9 +829,11 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         inner = get_tags(self.estimator).input_tags
         tags.input_tags.sparse = inner.sparse and get_tags(self.augmenter).input_tags.sparse
-        tags.input_tags.allow_nan = inner.allow_nan
-        tags.input_tags.categorical = inner.categorical
-        tags.input_tags.string = inner.string
+        # What the fit accepts: both the augmenter and the estimator must take it.
+        outer = get_tags(self.augmenter).input_tags
+        tags.input_tags.allow_nan = inner.allow_nan and outer.allow_nan
+        tags.input_tags.categorical = inner.categorical and outer.categorical
+        tags.input_tags.string = inner.string and outer.string
         return tags
 
 

@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 import torch
 from imblearn import FunctionSampler
-from imblearn.over_sampling import RandomOverSampler
+from imblearn.combine import SMOTEENN
+from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import make_pipeline as make_imb_pipeline
+from imblearn.under_sampling import RandomUnderSampler
 from imblearn.utils.estimator_checks import parametrize_with_checks as imblearn_checks
 from sklearn.base import BaseEstimator, clone
 from sklearn.datasets import make_classification
@@ -24,6 +26,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from genaug import AugmentedClassifier, SyntheticAugmenter, VAESynthesizer
@@ -159,6 +162,14 @@ def test_no_synthetic_rows_needed_trains_no_synthesizer(spy):
     assert aug.synthesizer_ is None and not SpyVAE.fitted_on
     np.testing.assert_array_equal(X_res, X)
     assert not aug.synthetic_mask_.any()
+    X_res[0, 0] = 99.0  # a copy: the caller's X does not change through it
+    assert X[0, 0] != 99.0
+    frame = pd.DataFrame(X, index=np.arange(100, 140))
+    out, y_out = SyntheticAugmenter(spy).fit_resample(frame, pd.Series(y, index=frame.index))
+    assert out is not frame and out.index.equals(pd.RangeIndex(40))
+    assert y_out.index.equals(pd.RangeIndex(40))
+    out.iloc[0, 0] = 99.0
+    assert frame.iloc[0, 0] != 99.0
 
 
 # ---------------------------------------------------------------------- no leakage
@@ -376,6 +387,8 @@ def test_auto_falls_back_with_a_warning_when_no_stratified_split_exists():
         ({"sampling_strategy": 1.5}, "'sampling_strategy'"),
         ({"sampling_strategy": {7: 500}}, r"'sampling_strategy'.*not present"),
         ({"sampling_strategy": {0: 10}}, r"'sampling_strategy'.*greater or equal"),
+        ({"sampling_strategy": {1: 160.5}}, r"'sampling_strategy'.*whole numbers"),
+        ({"sampling_strategy": lambda y: 3}, r"'sampling_strategy'.*does not fit"),
         ({"augment_ratio": -0.5}, "'augment_ratio'"),
         ({"augment_ratio": float("inf")}, "'augment_ratio'"),
         ({"random_state": -1}, "'random_state'"),
@@ -406,6 +419,9 @@ def test_float_strategy_on_multiclass_names_the_argument():
         ({"scoring": 3}, "'scoring'"),
         ({"random_state": "seed"}, "'random_state'"),
         ({"augmenter": FunctionSampler(), "validation": "auto"}, "sampling_strategy"),
+        # Removes rows: the candidates would not be the training rows plus k new ones.
+        ({"augmenter": RandomUnderSampler(), "validation": "auto"}, "not an over-sampler"),
+        ({"augmenter": SMOTEENN(random_state=0), "validation": "auto"}, "training rows first"),
     ],
 )
 def test_bad_classifier_parameters_name_the_argument(params, match):
@@ -420,6 +436,10 @@ def test_bad_data_is_reported():
     aug = SyntheticAugmenter(ClassGaussian())
     with pytest.raises(InvalidDataError, match="rows but y has"):
         aug.fit_resample(X, y[:-1])
+    for validation in (None, "auto"):  # before the inner split indexes past the end
+        clf = AugmentedClassifier(LogisticRegression(), aug, validation=validation)
+        with pytest.raises(InvalidDataError, match="X has 199 rows but y has 200"):
+            clf.fit(X[:-1], y)
     with pytest.raises(InvalidDataError, match="one class"):
         aug.fit_resample(X, np.zeros(len(X)))
     with pytest.raises(InvalidDataError, match="2-D"):
@@ -428,15 +448,29 @@ def test_bad_data_is_reported():
 
 # ------------------------------------------------- scikit-learn / imblearn checks
 CHECKED_CLASSIFIERS = [
+    *(
+        AugmentedClassifier(
+            LogisticRegression(), SyntheticAugmenter(tiny_vae(), augment_ratio=0.2),
+            validation=validation,
+        )
+        for validation in (None, "auto")
+    ),
+    # Sparse input of every format (COO has no row indexing) and tags from both parts.
     AugmentedClassifier(
-        LogisticRegression(), SyntheticAugmenter(tiny_vae(), augment_ratio=0.2),
-        validation=validation,
-    )
-    for validation in (None, "auto")
+        DecisionTreeClassifier(random_state=0), SMOTE(k_neighbors=1, random_state=0),
+        validation="auto", random_state=0,
+    ),
 ]
 
 
 def expected_failed_checks(estimator: Any) -> dict[str, str]:
+    if isinstance(estimator.augmenter, SMOTE):
+        return {
+            "check_estimators_nan_inf": (
+                "fit refuses NaN, as SMOTE does (so the allow_nan tag is False), but predict "
+                "leaves NaN to the fitted tree, which accepts it"
+            )
+        }
     return {
         "check_dtype_object": (
             "genaug models object columns as categories, so an object array of numbers is "
@@ -481,3 +515,15 @@ def test_package_import_leaves_imbalanced_learn_for_first_use():
         "    raise AssertionError('unknown attribute resolved')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_input_tags_need_both_the_augmenter_and_the_estimator():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.utils import get_tags
+
+    with_smote = AugmentedClassifier(HistGradientBoostingClassifier(), SMOTE())
+    assert not get_tags(with_smote).input_tags.allow_nan  # SMOTE refuses NaN in fit
+    with_genaug = AugmentedClassifier(
+        HistGradientBoostingClassifier(), SyntheticAugmenter(tiny_vae())
+    )
+    assert get_tags(with_genaug).input_tags.allow_nan
