@@ -227,6 +227,51 @@ def test_labels_come_back_in_their_dtype(dtype):
     assert ys.tolist() == ["rare"] * 20 + ["common"] * 30
 
 
+def test_categorical_labels_keep_their_categories_and_order_through_save(tmp_path):
+    import genaug
+
+    X, y = make_labelled(200)
+    y = y.astype(pd.CategoricalDtype(["rare", "common", "unused"], ordered=True))
+    syn = VAESynthesizer(random_state=0, **FAST).fit(X, y)
+    syn.save(str(tmp_path / "m"))
+    for model in (syn, genaug.load(str(tmp_path / "m"))):
+        _, ys = model.sample(5, y={"rare": 2, "common": 3}, random_state=0)
+        assert ys.dtype == y.dtype  # categories, their order and ordered=True
+        assert (ys < "common").tolist() == [True, True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"name": ["a", "b"]},  # not a name: sample() failed on it after load
+        {"categories": ["common"], "ordered": False},  # misses a class
+        {"categories": ["rare", "common"], "ordered": "yes"},
+    ],
+)
+def test_edited_label_metadata_is_refused_on_load(tmp_path, edit):
+    import json
+
+    import genaug
+    from genaug.exceptions import ModelFileError
+
+    X, y = make_labelled(200)
+    y = y.astype(pd.CategoricalDtype(["rare", "common"]))
+    VAESynthesizer(random_state=0, **FAST).fit(X, y).save(str(tmp_path / "m"))
+    config = tmp_path / "m" / "config.json"
+    content = json.loads(config.read_text())
+    content["state"]["labels"].update(edit)
+    config.write_text(json.dumps(content))
+    with pytest.raises(ModelFileError, match="label"):
+        genaug.load(str(tmp_path / "m"))
+
+
+def test_labels_of_types_that_do_not_sort_are_named():
+    X, _ = make_labelled(200)
+    mixed = np.array([1, "a"] * 100, dtype=object)
+    with pytest.raises(InvalidDataError, match=r"y mixes label types.*int, str.*astype\(str\)"):
+        VAESynthesizer(**FAST).fit(X, mixed)
+
+
 def _prior_and_reference():
     from genaug.synthesizers.vae import _ConditionalPrior
 

@@ -327,7 +327,14 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 )
         if arr.dtype.kind == "O":
             arr = arr.astype(str) if all(isinstance(v, str) for v in arr[:1000]) else arr
-        classes, codes, counts = np.unique(arr, return_inverse=True, return_counts=True)
+        try:
+            classes, codes, counts = np.unique(arr, return_inverse=True, return_counts=True)
+        except TypeError as exc:  # values that do not compare, e.g. ints and strs
+            kinds = sorted({type(v).__name__ for v in arr[:10_000]})
+            raise InvalidDataError(
+                f"y mixes label types that cannot be sorted ({', '.join(kinds)}: {exc}); make "
+                "them one type first, e.g. y.astype(str)."
+            ) from None
         if classes.size < 2:
             raise InvalidDataError(
                 f"y has a single class ({_py(classes[0])!r}); conditioning needs at least two. "
@@ -336,6 +343,13 @@ class BaseSynthesizer(BaseEstimator, ABC):
         self.classes_ = classes
         self.class_prior_ = counts / counts.sum()
         self._label_meta = {"name": _py(name), "dtype": dtype, "array_dtype": str(arr.dtype)}
+        if isinstance(y, pd.Series) and isinstance(y.dtype, pd.CategoricalDtype):
+            categories = [_py(c) for c in y.cat.categories]
+            if all(isinstance(c, (str, int, float)) for c in categories):
+                # Sampled labels keep the declared categories and their order, not only
+                # the dtype's name (which would rebuild unordered categories from the values).
+                self._label_meta["categories"] = categories
+                self._label_meta["ordered"] = bool(y.cat.ordered)
         return codes.astype(np.int64)
 
     # ------------------------------------------------------------- fit
@@ -831,6 +845,11 @@ class BaseSynthesizer(BaseEstimator, ABC):
 
             taken = pa.array(list(self.classes_), type=pa.large_string()).take(pa.array(codes))
             return pd.Series(taken, dtype=arrow_dtype, name=meta["name"])
+        if meta.get("categories") is not None:
+            values = pd.Categorical(
+                self.classes_[codes], categories=meta["categories"], ordered=meta["ordered"]
+            )
+            return pd.Series(values, name=meta["name"])
         if meta["dtype"] is not None:
             classes = self.classes_
             if classes.dtype.kind == "U":
@@ -1274,6 +1293,19 @@ class BaseSynthesizer(BaseEstimator, ABC):
             if not np.all(self.classes_[1:] > self.classes_[:-1]):
                 raise ModelFileError("config.json's class labels are not sorted and distinct.")
             self._label_meta = {k: labels[k] for k in ("name", "dtype", "array_dtype")}
+            if labels["name"] is not None and not isinstance(labels["name"], (str, int, float)):
+                raise ModelFileError("config.json's label name is not a name.")
+            if labels.get("categories") is not None:
+                categories, ordered = labels["categories"], labels.get("ordered")
+                if (
+                    not isinstance(categories, list)
+                    or not all(isinstance(c, (str, int, float)) for c in categories)
+                    or len(set(categories)) != len(categories)
+                    or not isinstance(ordered, bool)
+                    or not set(classes) <= set(categories)
+                ):
+                    raise ModelFileError("config.json's label categories do not match.")
+                self._label_meta.update(categories=categories, ordered=ordered)
         data_dim, cond_dim = int(state["data_dim"]), int(state["cond_dim"])
         if data_dim != self.codec_.output_dim_:
             raise ModelFileError("config.json's data_dim does not match its codec.")
