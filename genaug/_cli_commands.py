@@ -215,6 +215,18 @@ def _to_conditions(pairs: list[tuple[str, str]], model: Any) -> dict[str, Any] |
     """
     if not pairs:
         return None
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(
+            f"--condition gives column(s) {repeated} more than once; a row holds one value "
+            "per column."
+        )
+    if not isinstance(model, GANSynthesizer):
+        raise UsageError(
+            f"--condition needs a GAN model (fit with --model gan); this one is a "
+            f"{type(model).__name__}."
+        )
     categories = {
         info["name"]: info["categories"]
         for info in model.codec_.columns_
@@ -441,6 +453,18 @@ def run_augment(args: argparse.Namespace) -> int:
     X_res, y_res = augmenter.fit_resample(X, y)
     out = pd.concat([X_res, y_res], axis=1)[list(data.columns)]
     out[SYNTHETIC_FLAG] = augmenter.synthetic_mask_
+    if not _is_default_index(data.index):
+        # A Parquet file's index (e.g. ids): not modelled, kept for the real rows as the
+        # leading column(s), empty on synthetic ones.
+        ids = data.index.to_frame(index=False)
+        ids.columns = [str(c) if c is not None else "index" for c in ids.columns]
+        clash = sorted(set(ids.columns) & set(out.columns))
+        if clash:
+            raise InvalidDataError(
+                f"{str(args.data)!r} has an index named {clash} like one of its columns; "
+                "rename one of them."
+            )
+        out = pd.concat([ids.reindex(range(len(out))), out], axis=1)
     write_table(args.output, [out])
     added = {str(k): v for k, v in augmenter.sampling_strategy_.items()}
     redrawn = ""
@@ -454,6 +478,16 @@ def run_augment(args: argparse.Namespace) -> int:
         f"{len(X)} rows of {args.data}; wrote {args.output}."
     )
     return 0
+
+
+def _is_default_index(index: pd.Index) -> bool:
+    """Whether ``index`` is the 0..n-1 RangeIndex a CSV or plain Parquet file is read with."""
+    return (
+        isinstance(index, pd.RangeIndex)
+        and index.name is None
+        and index.start == 0
+        and index.step == 1
+    )
 
 
 def _augment_images(args: argparse.Namespace) -> int:
@@ -548,6 +582,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """
     from genaug.metrics import evaluate
 
+    wanted = args.metrics if isinstance(args.metrics, list) else [args.metrics]
+    if "utility" in wanted and (args.holdout is None or args.label is None):
+        raise UsageError(
+            "--metrics utility trains a classifier on the synthetic rows and scores it on real "
+            "ones: it needs --holdout FILE and --label COL."
+        )
     for option in ("html", "json"):
         if getattr(args, option) is not None:
             check_output(getattr(args, option), f"--{option}", args.force)

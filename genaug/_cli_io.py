@@ -67,6 +67,8 @@ IMAGE_EXTENSIONS = (
 )  # fmt: skip
 # PIL modes read as grayscale; a folder where every image has one of them stays grayscale.
 _GRAY_MODES = frozenset({"1", "L", "LA"})
+# PIL modes of more than 8 bits per channel (16-bit and 32-bit integer, float).
+_DEEP_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_HEADER = ("path", "label", "is_synthetic")
 _SYNTHETIC_NAME = re.compile(r"synthetic_\d+\.png")
@@ -309,6 +311,14 @@ def read_image_folder(
                 modes.append(im.mode)
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise unreadable(rel, exc) from exc
+    deep = sorted({m for m in modes if m in _DEEP_MODES})
+    if deep:
+        # PIL would clip these to 8 bits when converting (16-bit PNGs come out white).
+        raise InvalidDataError(
+            f"{option} {str(root)!r} holds images of {', '.join(deep)} mode (16-bit or "
+            "floating-point pixels), which the command line reads as 8-bit only; convert "
+            "them to 8-bit, or fit in Python on an array of their pixel values."
+        )
     mode = "L" if set(modes) <= _GRAY_MODES else "RGB"
     size = (image_size, image_size) if image_size else Counter(sizes).most_common(1)[0][0]
     if like is not None:
@@ -526,7 +536,7 @@ def read_table(path: str | os.PathLike, option: str = "DATA") -> pd.DataFrame:
     fmt = table_format(path, option)
     try:
         if fmt == "csv":
-            return pd.read_csv(path)
+            return _read_csv(path)
         return pd.read_parquet(path)
     except ImportError as exc:
         raise UsageError(f"cannot read {str(path)!r}: {_PARQUET_HINT}.") from exc
@@ -536,6 +546,46 @@ def read_table(path: str | os.PathLike, option: str = "DATA") -> pd.DataFrame:
             f"cannot read {option} {str(path)!r} as {fmt.upper()}: {reason}. "
             f"Check that it is a valid {fmt.upper()} file."
         ) from exc
+
+
+# Cells that mean "missing" in a numeric CSV column (R's NA, pandas' NaN, SQL's NULL...).
+# In a text column they stay text: "NA" is Namibia's code and "None" can be a category.
+_CSV_MISSING = frozenset(
+    {"NA", "N/A", "n/a", "#N/A", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>"}
+)
+# Numbers written with a leading zero ("00501", "+0.5" is fine): identifiers such as zip
+# codes, which a numeric column would rewrite ("501").
+_LEADING_ZERO = r"^\s*[+-]?0\d"
+
+
+def _read_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV file as pandas reads it, but with its text kept as written.
+
+    Only empty cells are missing in text columns, and a column whose numbers have leading
+    zeros stays text, so that ``augment`` gives the real rows back unchanged; a column of
+    numbers with missing markers (``NA``, ``NULL``...) is numeric with those cells missing.
+    """
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    numeric = [c for c in frame.columns if frame[c].dtype.kind in "iuf"]
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind in "iufb" or isinstance(column.dtype, pd.CategoricalDtype):
+            continue
+        marked = column.isin(_CSV_MISSING)
+        if not marked.any():
+            continue
+        given = column[~marked & column.notna()]
+        as_numbers = pd.to_numeric(given, errors="coerce")
+        if as_numbers.notna().all() and not given.str.match(_LEADING_ZERO).any():
+            frame[name] = pd.to_numeric(column.mask(marked), errors="coerce")
+    if numeric:
+        text = pd.read_csv(
+            path, usecols=numeric, dtype=str, keep_default_na=False, na_values=[""]
+        )
+        for name in numeric:
+            if text[name].str.match(_LEADING_ZERO).fillna(False).any():
+                frame[name] = text[name]
+    return frame
 
 
 def split_label(
@@ -587,6 +637,11 @@ def check_output(path: str | os.PathLike, option: str, force: bool) -> Path:
             f"{option} {str(path)!r} already exists; pass --force to overwrite it "
             "or choose another name."
         )
+    if is_table_path(path) and table_format(path, option) == "parquet":
+        try:  # before any training: a missing writer must not cost a whole fit
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UsageError(f"cannot write {option} {str(path)!r}: {_PARQUET_HINT}.") from None
     return path
 
 

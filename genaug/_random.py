@@ -39,6 +39,10 @@ def resolve_seed(random_state: object, argument: str = "random_state") -> int:
     if isinstance(random_state, numbers.Integral):
         if random_state < 0:
             raise InvalidParameterError(f"{argument} must be non-negative; got {random_state}.")
+        if random_state >= _SEED_BOUND:  # torch's generators take signed 64-bit seeds
+            raise InvalidParameterError(
+                f"{argument} must be below 2**63 - 1; got {random_state}."
+            )
         return int(random_state)
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(_SEED_BOUND))

@@ -44,6 +44,10 @@ _STRATEGIES = ("auto", "minority", "not minority", "not majority", "all")
 _DATA_HELP = "a training table (.csv, .parquet or .pq) or an image folder (a sub-folder per class)"
 
 
+# Largest image side the convolutional networks are built for (ImageCodec's max_size).
+_MAX_IMAGE_SIDE = 128
+
+
 class _ArgumentError(Exception):
     """argparse's own usage errors, raised instead of exiting so that main() reports them."""
 
@@ -73,8 +77,10 @@ def _seed(text: str) -> int:
         value = int(text)
     except ValueError:
         value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
+    if not 0 <= value < 2**63 - 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer seed below 2**63 - 1, got {text!r}"
+        )
     return value
 
 
@@ -93,11 +99,26 @@ def _image_side(text: str) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 8:
+    if not 8 <= value <= _MAX_IMAGE_SIDE:
         raise argparse.ArgumentTypeError(
-            f"expected an image side of at least 8 pixels, got {text!r}"
+            f"expected an image side from 8 to {_MAX_IMAGE_SIDE} pixels (the networks' "
+            f"largest), got {text!r}"
         )
     return value
+
+
+def _device(text: str) -> str:
+    if text == "auto":
+        return text
+    try:
+        import torch
+
+        torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a torch device such as 'cpu', 'cuda' or 'cuda:1', got {text!r}"
+        ) from None
+    return text
 
 
 def _names(text: str) -> list[str]:
@@ -190,8 +211,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         type=_image_side,
         default=None,
         metavar="S",
-        help="image folders: resize every image to S x S pixels (default: keep the most "
-        "common size and resize the other images to it; required above 128 pixels a side)",
+        help="image folders: resize every image to S x S pixels, S from 8 to "
+        f"{_MAX_IMAGE_SIDE} (default: keep the most common size and resize the other images "
+        f"to it; required when that is above {_MAX_IMAGE_SIDE} pixels a side)",
     )
     parser.add_argument(
         "--model", choices=sorted(MODELS), default="vae", help="synthesizer family (default: vae)"
@@ -210,7 +232,10 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         help="numeric columns to model as categories",
     )
     parser.add_argument(
-        "--device", default="auto", help="'auto' (a GPU when visible), 'cpu', 'cuda', 'cuda:1'"
+        "--device",
+        type=_device,
+        default="auto",
+        help="'auto' (a GPU when visible), 'cpu', 'cuda', 'cuda:1'",
     )
 
 
@@ -248,6 +273,8 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
         "  genaug sample adult-vae -n 100000000 --seed 0 --shards 64 --workers 8 -o synthetic/\n"
         "  genaug sample adult-vae -n 100000000 --seed 0 --shards 64 \\\n"
         "      --dask-scheduler tcp://10.0.0.5:8786 -o /shared/synthetic/\n\n"
+        "a table model writes the feature columns in their training order, then the label\n"
+        "column, named as in training, last (not where it stood in the training file).\n"
         "an image model writes OUT/CLASS/synthetic_000000.png ... and OUT/manifest.csv\n"
         "(path,label,is_synthetic). With --shards K, OUT is a folder of K Parquet files\n"
         "part-00000.parquet ... written by Dask tasks, each seeded from (--seed, shard), so\n"
@@ -270,7 +297,8 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="COL=V",
-        help="fix a categorical column's value in every row (GAN models; repeatable)",
+        help="fix a categorical column's value in every row (models fitted with --model gan "
+        "only; repeatable, one value per column)",
     )
     p.add_argument(
         "--seed",
@@ -522,7 +550,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named after the command they were given to, not the top-level program
+            command = getattr(args, "command", None)
+            raise _ArgumentError(
+                f"{parser.prog} {command}" if command else parser.prog,
+                f"unrecognized arguments: {' '.join(extra)}",
+            )
     except _ArgumentError as exc:
         print(f"{exc.prog}: error: {exc}; see '{exc.prog} --help'.", file=sys.stderr)
         return EXIT_USAGE

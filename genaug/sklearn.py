@@ -142,6 +142,14 @@ def _check_targets(y: Any, owner: str) -> None:
         raise InvalidDataError(
             f"{owner} requires y to be passed, but the target y is None; pass the class labels."
         )
+    missing = int(np.count_nonzero(pd.isna(np.asarray(y, dtype=object))))
+    if missing:
+        # Before scikit-learn's check, whose "Unknown label type: unknown" hides the cause
+        # (its checks match the first sentence).
+        raise InvalidDataError(
+            f"Input y contains NaN: {missing} labels passed to {owner} are missing; drop "
+            "those rows or fill them."
+        )
     try:
         check_classification_targets(y)
     except ValueError as exc:

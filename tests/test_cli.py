@@ -346,6 +346,73 @@ def test_sample_refuses_to_overwrite_without_force(files, tmp_path, capsys):
     assert len(pd.read_csv(out)) == 5
 
 
+def test_csv_text_comes_back_as_written(tmp_path):
+    # "NA" is Namibia and "None" a category; zip codes keep their zeros; a numeric column
+    # with R's NA markers stays numeric with those cells missing.
+    rng = np.random.default_rng(0)
+    n = 120
+    text = pd.DataFrame(
+        {
+            "x": [f"{v:.3f}" for v in rng.normal(size=n)],
+            "country": rng.choice(["NA", "NL", "None"], n),
+            "zip": rng.choice(["00501", "10001", "02134"], n),
+            "score": np.where(rng.random(n) < 0.2, "NA", rng.integers(0, 9, n).astype(str)),
+            "label": np.where(np.arange(n) % 4 == 0, "rare", "common"),
+        }
+    )
+    path = tmp_path / "in.csv"
+    text.to_csv(path, index=False)
+    frame = cli_io.read_table(path)
+    assert frame["country"].isna().sum() == 0 and frame["zip"].tolist() == text["zip"].tolist()
+    assert frame["score"].dtype.kind == "f" and frame["score"].isna().sum() == (
+        text["score"] == "NA"
+    ).sum()
+    out = tmp_path / "out.csv"
+    args = ["augment", str(path), "--label", "label", "--epochs", "1", "--seed", "0", "-q"]
+    assert main([*args, "-o", str(out)]) == 0
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)
+    real = written[written["is_synthetic"] == "False"].drop(columns="is_synthetic")
+    expected = text.assign(score=text["score"].where(text["score"] != "NA", ""))
+    pd.testing.assert_frame_equal(
+        real[["country", "zip", "label"]].reset_index(drop=True),
+        expected[["country", "zip", "label"]],
+    )
+
+
+def test_augment_keeps_a_parquet_index_for_the_real_rows(tmp_path):
+    data = _table(80).set_index(pd.Index(np.arange(1000, 1080), name="id"))
+    path = tmp_path / "in.parquet"
+    data.to_parquet(path)  # the index is stored
+    out = tmp_path / "out.parquet"
+    args = ["augment", str(path), "--label", "label", "--epochs", "1", "--seed", "0", "-q"]
+    assert main([*args, "-o", str(out)]) == 0
+    written = pd.read_parquet(out)
+    assert list(written.columns) == ["id", *data.columns, "is_synthetic"]
+    assert written["id"][:80].tolist() == list(range(1000, 1080))
+    assert written["id"][80:].isna().all() and written["is_synthetic"][80:].all()
+
+
+def test_deep_images_are_refused_by_the_cli(tmp_path, capsys):
+    from PIL import Image
+
+    for label in ("a", "b"):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(3):
+            pixels = np.full((8, 8), 300 * (i + 1), dtype=np.uint16)
+            Image.fromarray(pixels).save(tmp_path / "img" / label / f"{i}.png")  # I;16
+    code = main(["fit", str(tmp_path / "img"), "--epochs", "1", "-o", str(tmp_path / "m")])
+    assert code == 1
+    _one_error_line(capsys.readouterr().err, "16-bit", "convert them to 8-bit")
+
+
+def test_parquet_output_needs_pyarrow_before_any_training(files, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    out = tmp_path / "out.parquet"
+    args = ["augment", files["csv"], "--label", "label", *FAST, "-o", str(out)]
+    assert main(args) == 2
+    _one_error_line(capsys.readouterr().err, "-o", "out.parquet", "pyarrow")
+
+
 # -------------------------------------------------------------------------- errors
 @pytest.mark.parametrize(
     ("make_args", "code", "words"),
@@ -452,6 +519,43 @@ def test_sample_refuses_to_overwrite_without_force(files, tmp_path, capsys):
             2,
             ["-v/--verbose", "-q/--quiet"],
         ),
+        (
+            lambda f, t: ["fit", f["csv"], "--label", "label", "--device", "foo", "-o", "m"],
+            2,
+            ["--device", "'foo'"],
+        ),
+        (
+            lambda f, t: ["sample", f["model"], "-n", "5", "--seed", str(2**64), "-o", "o.csv"],
+            2,
+            ["--seed", "below 2**63"],
+        ),
+        (
+            lambda f, t: ["fit", str(t), "--image-size", "200", "-o", str(t / "m")],
+            2,
+            ["--image-size", "8 to 128", "'200'"],
+        ),
+        (
+            lambda f, t: ["sample", f["model"], "-n", "5", "--condition", "m=a", "-o",
+                          str(t / "o.csv")],
+            2,
+            ["--condition", "--model gan", "VAESynthesizer"],
+        ),
+        (
+            lambda f, t: ["sample", f["model"], "-n", "5", "--condition", "m=a",
+                          "--condition", "m=b", "-o", str(t / "o.csv")],
+            2,
+            ["--condition", "['m'] more than once"],
+        ),
+        (
+            lambda f, t: ["evaluate", f["csv"], f["parquet"], "--metrics", "utility"],
+            2,
+            ["--metrics utility", "--holdout", "--label"],
+        ),
+        (
+            lambda f, t: ["sample", f["model"], "-n", "5", "--bogus", "-o", str(t / "o.csv")],
+            2,
+            ["genaug sample: error", "--bogus"],
+        ),
     ],
     ids=[
         "missing-file",
@@ -469,6 +573,13 @@ def test_sample_refuses_to_overwrite_without_force(files, tmp_path, capsys):
         "evaluate-label",
         "unknown-metric",
         "verbose-and-quiet",
+        "bad-device",
+        "seed-too-large",
+        "image-size-too-large",
+        "condition-on-a-vae",
+        "condition-twice",
+        "utility-without-holdout",
+        "unknown-argument-of-a-command",
     ],
 )
 def test_errors_are_one_line_with_the_right_exit_code(
@@ -735,7 +846,7 @@ def _bad_image_folders(t):
         (
             lambda i, t: ["fit", str(t / "ok"), "--image-size", "4", "-o", str(t / "m")],
             2,
-            ["--image-size", "at least 8"],
+            ["--image-size", "from 8 to 128"],
         ),
         (
             lambda i, t: ["sample", i["model"], "-n", "3", "-o", str(t / "o.csv")],

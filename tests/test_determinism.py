@@ -310,3 +310,12 @@ def test_families_without_compact_rows_sample_the_same_rows(monkeypatch):
     plain = model.sample(40, random_state=4)
     pd.testing.assert_frame_equal(compact[0], plain[0])
     pd.testing.assert_series_equal(pd.Series(compact[1]), pd.Series(plain[1]))
+
+
+def test_seeds_beyond_what_torch_takes_are_refused_by_name():
+    from genaug._random import resolve_seed
+    from genaug.exceptions import InvalidParameterError
+
+    assert resolve_seed(2**63 - 2) == 2**63 - 2
+    with pytest.raises(InvalidParameterError, match=r"random_state must be below 2\*\*63"):
+        resolve_seed(2**64)

@@ -442,6 +442,10 @@ def test_bad_data_is_reported():
             clf.fit(X[:-1], y)
     with pytest.raises(InvalidDataError, match="one class"):
         aug.fit_resample(X, np.zeros(len(X)))
+    holes = pd.Series(np.where(y == 1, "b", "a"), dtype=object)
+    holes[[3, 7]] = None  # "Unknown label type: unknown" from scikit-learn alone
+    with pytest.raises(InvalidDataError, match="2 labels passed to SyntheticAugmenter are missing"):
+        aug.fit_resample(X, holes)
     with pytest.raises(InvalidDataError, match="2-D"):
         aug.fit_resample(X[:, 0], y)
 
