@@ -176,8 +176,9 @@ def check_saved_dtype(name: Any, what: str) -> None:
     """Refuse a dtype name from a model file that would make decoding allocate without bound.
 
     A name pandas does not parse passes (the decoders fall back to objects for names from
-    another pandas version); a parsed numpy dtype must not be a void/structured type, whose
-    size the file chooses, nor have elements over ``MAX_SAVED_ITEMSIZE`` bytes.
+    another pandas version, and to Python storage for "string[pyarrow]" where pyarrow is not
+    installed); a parsed numpy dtype must not be a void/structured type, whose size the file
+    chooses, nor have elements over ``MAX_SAVED_ITEMSIZE`` bytes.
 
     Raises
     ------
@@ -188,7 +189,7 @@ def check_saved_dtype(name: Any, what: str) -> None:
         raise ModelFileError(f"config.json gives {what} as {str(name)[:40]!r}, not a dtype name.")
     try:
         dtype = pd.api.types.pandas_dtype(name)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ImportError):  # ImportError: an Arrow dtype, no pyarrow
         return
     if isinstance(dtype, np.dtype) and (dtype.kind == "V" or dtype.itemsize > MAX_SAVED_ITEMSIZE):
         raise ModelFileError(

@@ -297,3 +297,181 @@ def test_arrow_backed_integer_columns_decode_in_their_dtype():
     back = codec.inverse_transform(codec.transform(frame))
     assert str(back["n"].dtype) == "int64[pyarrow]" and back["m"].dtype == np.uint8
     assert back["n"].between(0, 49).all()
+
+
+def _json_round_trip(codec: TabularCodec) -> TabularCodec:
+    return TabularCodec.from_dict(json.loads(json.dumps(codec.to_dict(), allow_nan=False)))
+
+
+def test_text_saved_as_str_decodes_missing_values_as_missing(monkeypatch):
+    # pandas 3 saves a text column's dtype as "str", which pandas 2 parses as numpy's "<U":
+    # casting to it would turn a missing value into the string 'None'.
+    real = pd.api.types.pandas_dtype
+    monkeypatch.setattr(
+        pd.api.types, "pandas_dtype", lambda d: np.dtype(str) if d == "str" else real(d)
+    )
+    frame = pd.DataFrame({"s": pd.Series(["x", None, "y", "x"] * 10, dtype=object)})
+    codec = TabularCodec().fit(frame)
+    codec.columns_[0]["dtype"] = "str"
+    back = codec.inverse_transform(codec.transform(frame))
+    assert back["s"].dtype == object
+    assert back["s"].isna().sum() == 10 and "None" not in set(back["s"].dropna())
+
+
+def test_arrow_strings_load_without_pyarrow(monkeypatch):
+    real = pd.api.types.pandas_dtype
+
+    def without_pyarrow(dtype):
+        if isinstance(dtype, str) and "pyarrow" in dtype:
+            raise ImportError("pyarrow>=10.0.1 is required for PyArrow backed StringArray.")
+        return real(dtype)
+
+    frame = pd.DataFrame({"s": pd.Series(["x", None, "y"] * 10, dtype=object)})
+    state = TabularCodec().fit(frame).to_dict()
+    state["columns"][0]["dtype"] = "string[pyarrow]"
+    monkeypatch.setattr(pd.api.types, "pandas_dtype", without_pyarrow)
+    codec = TabularCodec.from_dict(state)
+    back = codec.inverse_transform(codec.transform(frame))
+    assert back["s"].dtype == pd.StringDtype("python")
+    assert back["s"].isna().sum() == 10 and set(back["s"].dropna()) == {"x", "y"}
+
+
+def test_integers_beyond_2_53_come_back_exactly():
+    top, big = np.iinfo(np.int64).max, 2**53 + 1
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "sentinel": np.r_[np.full(50, top), rng.integers(0, 2**62, 150)],
+            "id": np.r_[np.full(50, big), np.arange(150)],
+            "nullable": pd.array([top, None, 5, 6] * 50, dtype="Int64"),
+            "unsigned": np.r_[np.full(50, 2**64 - 1, np.uint64), np.arange(150, dtype=np.uint64)],
+        }
+    )
+    codec = TabularCodec().fit(frame)
+    assert codec.columns_[0]["point_masses"] == [top] and codec.columns_[0]["max"] == top
+    for fitted in (codec, _json_round_trip(codec)):
+        back = fitted.inverse_transform(fitted.transform(frame))
+        assert back.dtypes.equals(frame.dtypes)
+        for col in frame:
+            assert _same(frame[col], back[col])[:50].all(), col  # the point masses
+        assert (back["sentinel"] >= 0).all() and back["nullable"].max() == top
+        assert back["nullable"].isna().sum() == 50
+        # Noise decodes inside the range: no value wraps around past the dtype's bound.
+        noise = np.random.default_rng(1).normal(0, 3, (500, fitted.output_dim_))
+        out = fitted.inverse_transform(noise.astype(np.float32))
+        assert (out["sentinel"] >= frame["sentinel"].min()).all()
+        assert out["unsigned"].dtype == np.uint64 and (out["unsigned"] < 2**64 - 1).any()
+
+
+def test_tiny_values_are_not_rounded_to_zero():
+    from genaug.data.tabular import _decimals
+
+    assert _decimals(np.array([0.25, 0.5, 1234.125])) == 3
+    assert _decimals(np.array([3e-10, -1e-10])) is None
+    assert _decimals(np.array([0.5, 2e-12])) is None
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"p": rng.normal(size=200) * 1e-10})
+    back = TabularCodec().fit(frame).inverse_transform(TabularCodec().fit(frame).transform(frame))
+    assert back["p"].nunique() == 200 and (back["p"] != 0).all()
+    np.testing.assert_allclose(back["p"], frame["p"], rtol=0.05)
+
+
+@pytest.mark.parametrize(("unit", "step"), [("D", "day"), ("h", "hour"), ("s", "second")])
+def test_datetimes_decode_at_their_resolution(unit, step):
+    rng = np.random.default_rng(0)
+    stamps = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 10_000, 300), unit)
+    frame = pd.DataFrame({"t": pd.Series(stamps).where(rng.random(300) > 0.1)})
+    codec = TabularCodec().fit(frame)
+    resolution = pd.Timedelta(1, unit).value
+    assert codec.columns_[0]["resolution"] == resolution
+    noise = np.random.default_rng(1).normal(0, 2, (500, codec.output_dim_)).astype(np.float32)
+    for fitted in (codec, _json_round_trip(codec)):
+        for Z in (fitted.transform(frame), noise):
+            present = fitted.inverse_transform(Z)["t"].dropna()
+            assert len(present) and (present == present.dt.floor(unit)).all(), step
+            assert present.between(frame["t"].min(), frame["t"].max()).all()
+    # A state saved before resolutions were kept still loads, and decodes unrounded.
+    state = codec.to_dict()
+    del state["columns"][0]["resolution"]
+    TabularCodec.from_dict(state).inverse_transform(noise)
+
+
+def test_categories_json_has_no_type_for_round_trip_through_the_state():
+    import datetime
+    import decimal
+
+    n = 40
+    day = datetime.date(2020, 1, 1)
+    frame = pd.DataFrame(
+        {
+            "date": [day + datetime.timedelta(days=k % 3) for k in range(n)],
+            "decimal": [decimal.Decimal(f"{k % 3}.10") for k in range(n)],
+            "bytes": [b"x", b"\x00y"] * (n // 2),
+            "stamps": pd.Categorical(pd.to_datetime(["2020-01-01", "2021-06-01"] * (n // 2))),
+            "zoned": pd.Categorical(
+                pd.date_range("2020-03-08", periods=n, freq="h", tz="US/Eastern")[[0, 5] * (n // 2)]
+            ),
+            "when": pd.to_datetime(["2020-01-01", "2021-01-01"] * (n // 2)),
+            "inf": pd.Series([1.5, np.inf] * (n // 2), dtype=object),
+        }
+    )
+    codec = TabularCodec(discrete_columns=["when"]).fit(frame)
+    again = _json_round_trip(codec)
+    Z = codec.transform(frame)
+    assert np.array_equal(again.transform(frame), Z)
+    pd.testing.assert_frame_equal(again.inverse_transform(Z), frame)
+    assert type(again.columns_[0]["categories"][0]) is datetime.date
+
+
+def test_categories_and_names_a_model_file_cannot_hold_are_named_on_save():
+    frame = pd.DataFrame({"ranges": pd.Categorical([pd.Interval(0, 1), pd.Interval(1, 2)] * 5)})
+    codec = TabularCodec().fit(frame)
+    with pytest.raises(InvalidDataError, match=r"'ranges'.*Interval.*astype"):
+        codec.to_dict()
+    codec = TabularCodec().fit(pd.DataFrame({None: [1.0, 2.0, 3.0]}))
+    with pytest.raises(InvalidDataError, match=r"None.*name.*X\.columns"):
+        codec.to_dict()
+    state = TabularCodec().fit(pd.DataFrame({"d": ["a", "b"]})).to_dict()
+    for bad in ({"type": "date", "value": "not a date"}, {"type": "eval", "value": "1"}):
+        state["columns"][0]["categories"][0] = bad
+        with pytest.raises(ModelFileError, match="category"):
+            TabularCodec.from_dict(state)
+
+
+def test_tuple_and_bool_column_names_round_trip():
+    frame = pd.DataFrame(
+        {("a", "x"): np.arange(20.0), ("b", 1): ["p", "q"] * 10, True: np.arange(20) % 3}
+    )
+    codec = TabularCodec(discrete_columns=[("b", 1)]).fit(frame)
+    again = _json_round_trip(codec)
+    assert again.column_names == [("a", "x"), ("b", 1), True]
+    assert again.discrete_columns == [("b", 1)]
+    back = again.inverse_transform(again.transform(frame))
+    pd.testing.assert_frame_equal(back, codec.inverse_transform(codec.transform(frame)))
+
+
+def test_a_column_of_the_wrong_type_at_transform_is_named():
+    frame = pd.DataFrame(
+        {"a": np.arange(30.0), "t": pd.date_range("2020-01-01", periods=30), "n": np.arange(30)}
+    )
+    codec = TabularCodec().fit(frame)
+    cases = [
+        ("a", ["q"] * 30, r"'a' has dtype (str|object), but it was numeric \(dtype float64\)"),
+        ("t", ["q"] * 30, r"'t' has dtype (str|object), but it was datetime"),
+        ("n", pd.date_range("2020-01-01", periods=30), r"'n' has dtype datetime64.*numeric"),
+    ]
+    for column, values, match in cases:
+        with pytest.raises(InvalidDataError, match=match):
+            codec.transform(frame.assign(**{column: values}))
+
+
+def test_mode_encoding_of_huge_and_tiny_magnitudes_keeps_the_values():
+    rng = np.random.default_rng(0)
+    for magnitude in (1e160, 1e300, 1e-10, 1e-300):
+        frame = pd.DataFrame({"a": rng.normal(size=300) * magnitude})
+        codec = TabularCodec(continuous_encoding="mode", random_state=0).fit(frame)
+        assert np.isfinite(codec.columns_[0]["means"]).all()
+        assert np.isfinite(codec.columns_[0]["stds"]).all()
+        back = codec.inverse_transform(codec.transform(frame, random_state=0))
+        assert back["a"].notna().all()
+        assert np.median(np.abs(back["a"] - frame["a"]) / np.abs(frame["a"])) < 0.05

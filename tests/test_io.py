@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from safetensors.torch import load_file, save_file
@@ -133,3 +135,62 @@ def test_wrong_tensor_shapes_are_refused_before_loading(saved, tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(ModelFileError, match="No model folder"):
         genaug.load(tmp_path / "absent")
+
+
+def test_a_dtype_needing_pyarrow_passes_the_saved_dtype_check(monkeypatch):
+    from genaug.io import check_saved_dtype
+
+    def without_pyarrow(name):
+        raise ImportError("pyarrow>=10.0.1 is required for PyArrow backed StringArray.")
+
+    monkeypatch.setattr(pd.api.types, "pandas_dtype", without_pyarrow)
+    check_saved_dtype("string[pyarrow]", "the dtype of column 's'")  # decoded as Python strings
+
+
+def _edge_table(n: int = 120) -> pd.DataFrame:
+    """Values JSON alone cannot keep: int64 beyond 2**53, dates, date and bytes objects,
+    tuple column names (a MultiIndex)."""
+    rng = np.random.default_rng(0)
+    top = np.iinfo(np.int64).max
+    frame = pd.DataFrame(
+        {
+            ("n", "sentinel"): np.where(rng.random(n) < 0.3, top, rng.integers(0, 2**62, n)),
+            ("n", "id"): np.where(rng.random(n) < 0.3, 2**53 + 1, rng.integers(0, 99, n)),
+            ("d", "day"): pd.Timestamp("2020-01-01")
+            + pd.to_timedelta(rng.integers(0, 900, n), unit="D"),
+            ("o", "date"): [datetime.date(2020, 1, 1 + k % 4) for k in range(n)],
+            ("o", "bytes"): [b"x", b"y", b"z"] * (n // 3),
+        }
+    )
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns)
+    return frame
+
+
+def test_saved_model_keeps_big_integers_dates_and_object_categories(tmp_path):
+    X = _edge_table()
+    syn = VAESynthesizer(random_state=0, **FAST).fit(X)
+    syn.save(tmp_path / "m")
+    codec = json.loads((tmp_path / "m" / "config.json").read_text())["state"]["codec"]
+    assert codec["columns"][0]["max"] == np.iinfo(np.int64).max  # an exact JSON integer
+    again = genaug.load(tmp_path / "m")
+    out = again.sample(300, random_state=1)
+    pd.testing.assert_frame_equal(out, syn.sample(300, random_state=1))
+    assert list(out.columns) == list(X.columns) and out.dtypes.equals(X.dtypes)
+    sentinel = out[("n", "sentinel")]
+    assert (sentinel >= 0).all() and (sentinel == np.iinfo(np.int64).max).any()
+    assert set(out[("n", "id")]) & {2**53 + 1} and not set(out[("n", "id")]) & {2**53}
+    day = out[("d", "day")]
+    assert (day == day.dt.normalize()).all()
+    assert set(out[("o", "date")]) <= set(X[("o", "date")])
+    assert set(out[("o", "bytes")]) <= {b"x", b"y", b"z"}
+
+
+def test_checkpoints_hold_object_categories(tmp_path, monkeypatch):
+    # A successful fit deletes its checkpoints: keep the last one to load it.
+    monkeypatch.setattr("genaug.synthesizers._checkpoint.Checkpointer.finish", lambda self: None)
+    X = _edge_table(60)
+    VAESynthesizer(random_state=0, **{**FAST, "epochs": 2}).fit(X, checkpoint_dir=tmp_path)
+    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("epoch-")]
+    assert set(genaug.load(folder).sample(20, random_state=0)[("o", "date")]) <= set(
+        X[("o", "date")]
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import datetime
 import json
 import math
 import os
@@ -462,6 +463,70 @@ def test_void_and_giant_dtypes_in_config_are_refused(saved, tmp_path):
         _write_config(target, config)
         with pytest.raises(ModelFileError, match="genaug never saves"):
             genaug.load(target)
+
+
+@pytest.fixture(scope="module")
+def saved_tagged(tmp_path_factory) -> Path:
+    """A tiny model whose codec state holds tagged values (a tuple column name, date and
+    Timestamp categories) and integers beyond 2**53."""
+    rng = np.random.default_rng(2)
+    n = 40
+    X = pd.DataFrame(
+        {
+            ("a", "x"): rng.normal(size=n),
+            "day": [datetime.date(2020, 1, 1 + k % 3) for k in range(n)],
+            "stamp": pd.Categorical(pd.to_datetime(["2020-01-01", "2021-01-01"] * (n // 2))),
+            "big": np.where(rng.random(n) < 0.5, 2**63 - 1, rng.integers(0, 2**62, n)),
+        }
+    )
+    path = tmp_path_factory.mktemp("tagged") / "vae"
+    VAESynthesizer(
+        epochs=1, latent_dim=2, encoder_hidden=(8,), decoder_hidden=(8,), random_state=0
+    ).fit(X).save(path)
+    return path
+
+
+def _tagged_columns(config: dict) -> dict:
+    columns = config["state"]["codec"]["columns"]
+    return {str(c["name"]) if isinstance(c["name"], str) else "tuple": c for c in columns}
+
+
+@pytest.mark.parametrize(
+    ("column", "key", "value"),
+    [
+        ("day", "categories", {"type": "date", "value": "2020-13-45"}),
+        ("day", "categories", {"type": "date"}),
+        ("day", "categories", {"type": "pickle", "value": "cos\nsystem"}),
+        ("day", "categories", {"type": "float", "value": "nan"}),
+        ("day", "categories", {"type": "decimal", "value": "1e999999999999999999"}),
+        ("day", "categories", {"type": "bytes", "value": "zz"}),
+        ("stamp", "dtype_categories", {"type": "timestamp", "value": "x", "unit": "us"}),
+        ("stamp", "dtype_categories", {"type": "timestamp", "value": "2020", "unit": "weeks"}),
+        ("stamp", "dtype_categories", {"type": "timestamp", "value": "2020", "tz": "../x"}),
+        ("tuple", "name", {"type": "tuple", "value": [{"type": "eval", "value": "1"}]}),
+        ("tuple", "name", {"type": "tuple", "value": "ax"}),
+        ("tuple", "name", [["a", "x"]]),
+        ("big", "point_masses", [10**400]),
+        ("big", "max", 2**70),
+        ("big", "min", -(2**70)),
+    ],
+)
+def test_hostile_tagged_values_and_huge_integers(saved_tagged, tmp_path, column, key, value):
+    target = _copy(saved_tagged, tmp_path / "m")
+    config = _config(target)
+    entry = _tagged_columns(config)[column]
+    if isinstance(entry[key], list) and not isinstance(value, list):
+        entry[key][0] = value
+    else:
+        entry[key] = value
+    _write_config(target, config)
+    assert check_load(target, "tagged", ["os", "pickle"]) in ("refused", "loaded")
+
+
+def test_the_tagged_model_loads_and_samples(saved_tagged):
+    assert check_load(saved_tagged, "tagged-baseline") == "loaded"
+    out = genaug.load(saved_tagged).sample(50, random_state=0)
+    assert (out["big"] >= 0).all() and isinstance(out["day"].iloc[0], datetime.date)
 
 
 @pytest.mark.parametrize("model", ["vae", "gan", "image"])

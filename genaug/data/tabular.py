@@ -28,12 +28,16 @@ macro-F1 and ROC-AUC and on detection AUC, while "quantile" fits its codec about
 faster and encodes to a third fewer columns, which is why it is the default.
 
 On decoding, values are clipped to the training range, rounded to the number of
-decimal places the column had, and restored to the column's dtype, so integers stay integers,
-point masses come back exactly and no category appears that was not in the training data.
+decimal places the column had (a datetime column to the coarsest unit, from days to
+nanoseconds, that divided all its values), and restored to the column's dtype, so integers stay
+integers (beyond 2**53 too), dates stay dates, point masses come back exactly and no category
+appears that was not in the training data.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,7 +49,7 @@ import torch
 from scipy.special import ndtri
 
 from genaug._validation import Interval, Options, Satisfies, validate_params
-from genaug.exceptions import InvalidDataError, NotFittedError
+from genaug.exceptions import InvalidDataError, ModelFileError, NotFittedError
 
 __all__ = ["Span", "TabularCodec"]
 
@@ -56,6 +60,11 @@ _MAX_DECIMALS = 8
 _CDF_EPS = 1e-7
 # pandas before 3 consolidates same-dtype columns into one 2-D block when a frame is built.
 _PANDAS_CONSOLIDATES = int(pd.__version__.split(".")[0]) < 3
+# Integers up to this magnitude are exact in float64: an integer column within it is decoded
+# through floats, one beyond it (ids, sentinels such as 2**63 - 1) through integers.
+_FLOAT_EXACT = 2**53
+# Resolutions a datetime column can have, coarsest first, in nanoseconds (day ... ns).
+_DATETIME_UNITS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
 
 
 @dataclass(frozen=True)
@@ -94,14 +103,117 @@ def _py(value: Any) -> Any:
 
 
 def _decimals(values: np.ndarray) -> int | None:
-    """Smallest number of decimal places that represents every value exactly, if any."""
+    """Smallest number of decimal places that represents every value exactly, if any.
+
+    The tolerance is relative to each value: a value too small for ``_MAX_DECIMALS`` places
+    (a p-value of 1e-10) leaves the column unrounded instead of being rounded to 0.
+    """
     if values.size == 0:
         return 0
-    scale = np.maximum(np.abs(values), 1.0)
+    tolerance = 1e-9 * np.abs(values)
     for d in range(_MAX_DECIMALS + 1):
-        if np.all(np.abs(np.round(values, d) - values) <= 1e-9 * scale):
+        if np.all(np.abs(np.round(values, d) - values) <= tolerance):
             return d
     return None
+
+
+def _resolution(ns: np.ndarray) -> int:
+    """The coarsest of ``_DATETIME_UNITS`` that divides every value (int64 nanoseconds)."""
+    for unit in _DATETIME_UNITS[:-1]:
+        if not (ns % unit).any():
+            return unit
+    return 1
+
+
+def _float_exact(info: dict) -> bool:
+    """Whether an integer column's values all survive a round trip through float64."""
+    if info["kind"] == "datetime":
+        return False
+    return -_FLOAT_EXACT <= info["min"] and info["max"] <= _FLOAT_EXACT
+
+
+# Category values and column names that JSON has no type for are saved as tagged objects,
+# {"type": tag, "value": text}; types with no tag make save() name the column.
+def _encode_value(value: Any, column: Any) -> Any:
+    """``value`` (a category) as JSON can hold it."""
+    value = _py(value)
+    if isinstance(value, (str, int)):  # bool is an int
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"type": "float", "value": repr(value)}
+    if isinstance(value, pd.Timestamp):
+        tag = {"type": "timestamp", "value": value.isoformat(), "unit": value.unit}
+        return tag if value.tz is None else {**tag, "tz": str(value.tz)}
+    if isinstance(value, datetime.datetime):
+        return {"type": "datetime", "value": value.isoformat()}
+    if isinstance(value, datetime.date):
+        return {"type": "date", "value": value.isoformat()}
+    if isinstance(value, decimal.Decimal):
+        return {"type": "decimal", "value": str(value)}
+    if isinstance(value, bytes):
+        return {"type": "bytes", "value": value.hex()}
+    raise InvalidDataError(
+        f"Column {column!r} has categories of type {type(value).__name__}, which a saved model "
+        "cannot hold; convert the column before fitting (for example with .astype(str), or "
+        "pd.to_datetime for dates)."
+    )
+
+
+def _decode_value(value: Any) -> Any:
+    """Inverse of :func:`_encode_value` (plain JSON values are returned as they are)."""
+    if not isinstance(value, dict):
+        return value
+    tag, text = value.get("type"), value.get("value")
+    if not isinstance(text, str):
+        raise ModelFileError(f"A tagged category {str(value)[:60]!r} has no text value.")
+    try:
+        if tag == "float" and text in ("inf", "-inf"):
+            return float(text)
+        if tag == "timestamp":
+            stamp = pd.Timestamp(text)
+            if value.get("tz") is not None:
+                stamp = stamp.tz_convert(value["tz"])
+            return stamp.as_unit(value.get("unit", "ns"))
+        if tag == "datetime":
+            return datetime.datetime.fromisoformat(text)
+        if tag == "date":
+            return datetime.date.fromisoformat(text)
+        if tag == "decimal":
+            return decimal.Decimal(text)
+        if tag == "bytes":
+            return bytes.fromhex(text)
+    except Exception as exc:  # whatever the parsers raise (a time zone pandas lacks...)
+        raise ModelFileError(f"A tagged category {str(value)[:60]!r} is malformed: {exc}") from exc
+    raise ModelFileError(f"A category has an unknown type tag {str(tag)[:40]!r}.")
+
+
+def _encode_name(name: Any) -> Any:
+    """A column name as JSON can hold it: tuples (MultiIndex columns) are tagged."""
+    name = _py(name)
+    if isinstance(name, tuple):
+        return {"type": "tuple", "value": [_encode_name(part) for part in name]}
+    if isinstance(name, (str, int)) or (isinstance(name, float) and math.isfinite(name)):
+        return name
+    raise InvalidDataError(
+        f"Column {name!r} has a name of type {type(name).__name__}, which a saved model "
+        "cannot hold; rename the columns before fitting (for example "
+        "X.columns = X.columns.map(str))."
+    )
+
+
+def _decode_name(name: Any) -> Any:
+    """Inverse of :func:`_encode_name`; anything else is returned for validation to refuse."""
+    if isinstance(name, dict) and name.get("type") == "tuple":
+        parts = name.get("value")
+        if isinstance(parts, list):
+            return tuple(_decode_name(part) for part in parts)
+    return name
+
+
+def _is_saved_name(name: Any) -> bool:
+    if isinstance(name, tuple):
+        return all(_is_saved_name(part) for part in name)
+    return isinstance(name, (str, int)) or (isinstance(name, float) and math.isfinite(name))
 
 
 def _is_categorical_dtype(dtype: Any) -> bool:
@@ -340,6 +452,11 @@ class TabularCodec:
             categories = [c for c in col.dtype.categories if counts.get(c, 0) > 0]
             dtype_categories = [_py(c) for c in col.dtype.categories]
             ordered = bool(col.dtype.ordered)
+        elif _is_datetime_dtype(col.dtype):
+            # Timestamps (a datetime column in discrete_columns): numpy's tolist() would give
+            # nanosecond integers, which transform's Timestamps do not match.
+            categories = sorted(present.unique())
+            dtype_categories, ordered = None, False
         else:
             uniques = pd.unique(present.to_numpy())
             try:
@@ -376,30 +493,42 @@ class TabularCodec:
 
     def _fit_numeric(self, name: Any, col: pd.Series, rng: np.random.Generator) -> dict:
         is_datetime = _is_datetime_dtype(col.dtype)
-        values = self._numeric_values(col, is_datetime)
-        missing = np.isnan(values)
-        present = values[~missing]
         is_integer = is_datetime or pd.api.types.is_integer_dtype(col.dtype)
-        uniq, counts = np.unique(present, return_counts=True)
-        share = counts / len(values)
+        if is_integer:
+            # Point masses and the range from the integers themselves: through float64, an
+            # int64 of 2**63 - 1 would become 2**63 and 2**53 + 1 would become 2**53.
+            ints, missing = self._integer_values(col, is_datetime)
+            exact = ints[~missing]
+            present = exact.astype(np.float64)
+        else:
+            values = self._numeric_values(col, is_datetime)
+            missing = np.isnan(values)
+            present = exact = values[~missing]
+        uniq, counts = np.unique(exact, return_counts=True)
+        share = counts / len(missing)
         order = np.argsort(-share, kind="stable")
         order = order[share[order] >= self.point_mass_threshold][: self.max_point_masses]
         point_masses = uniq[np.sort(order)]
-        rest = present[~np.isin(present, point_masses)]
+        rest = present[~np.isin(exact, point_masses)]
+        # Python ints for integer columns: JSON keeps them exact, whatever their size.
+        scalar = int if is_integer else float
         info: dict[str, Any] = {
             "name": _py(name),
             "kind": "datetime" if is_datetime else "numeric",
             "dtype": str(col.dtype),
             "has_missing": bool(missing.any()),
-            "point_masses": [float(v) for v in point_masses],
-            "min": float(present.min()),
-            "max": float(present.max()),
+            "point_masses": [scalar(v) for v in point_masses],
+            "min": scalar(exact.min()),
+            "max": scalar(exact.max()),
             "integer": bool(is_integer),
             "decimals": 0 if is_integer else _decimals(present),
             "quantiles": None,
             "means": None,
             "stds": None,
         }
+        if is_datetime:
+            # Decoded values are rounded to it: a column of dates comes back as dates.
+            info["resolution"] = _resolution(exact)
         if rest.size == 0:
             return info
         if self.continuous_encoding == "quantile":
@@ -412,11 +541,19 @@ class TabularCodec:
     def _fit_mixture(self, values: np.ndarray, rng: np.random.Generator) -> tuple[list, list]:
         from sklearn.mixture import GaussianMixture
 
+        # Squares of values beyond ~1e154 overflow (the standard deviation, the mixture's
+        # variances), and the floor of 1e-6 on the components' deviations below would merge
+        # values under ~1e-6: such values are fitted scaled by a power of two, which is exact,
+        # and the components scaled back. Other values are fitted as they are.
+        top = float(np.abs(values).max())
+        shift = math.frexp(top)[1] if top > 2.0**500 or 0 < top < 2.0**-20 else 0
+        if shift:
+            values = np.ldexp(values, -shift)
         n_unique = np.unique(values).size
         k = int(min(self.max_modes, n_unique))
         if k <= 1:
             std = float(values.std()) or 1.0
-            return [float(values.mean())], [std]
+            return [float(np.ldexp(values.mean(), shift))], [float(np.ldexp(std, shift))]
         # A mixture fit on a bounded subsample keeps fit time flat in the number of rows.
         sample = values if values.size <= 20_000 else rng.choice(values, 20_000, replace=False)
         center, scale = float(sample.mean()), float(sample.std()) or 1.0
@@ -432,17 +569,32 @@ class TabularCodec:
         stds = np.sqrt(gm.covariances_.ravel()[keep]) * scale
         order = np.argsort(means)
         floor = max(1e-6, 1e-3 * float(values.std()))
-        return [float(m) for m in means[order]], [float(max(s, floor)) for s in stds[order]]
+        return (
+            [float(np.ldexp(m, shift)) for m in means[order]],
+            [float(np.ldexp(max(s, floor), shift)) for s in stds[order]],
+        )
+
+    @staticmethod
+    def _integer_values(col: pd.Series, is_datetime: bool) -> tuple[np.ndarray, np.ndarray]:
+        """An integer column's values (int64 or uint64; datetimes as UTC nanoseconds), 0
+        where missing, and the mask of the missing ones."""
+        missing = col.isna().to_numpy()
+        if is_datetime:
+            out = np.zeros(len(col), dtype=np.int64)
+            stamps = col[~missing]
+            if getattr(stamps.dt, "tz", None) is not None:
+                stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+            out[~missing] = stamps.to_numpy().astype("datetime64[ns]").astype(np.int64)
+            return out, missing
+        unsigned = pd.api.types.is_unsigned_integer_dtype(col.dtype)
+        return col.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0), missing
 
     @staticmethod
     def _numeric_values(col: pd.Series, is_datetime: bool) -> np.ndarray:
         if is_datetime:
-            out = np.full(len(col), np.nan)
-            present = col.notna().to_numpy()
-            stamps = col[present]
-            if getattr(stamps.dt, "tz", None) is not None:
-                stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-            out[present] = stamps.to_numpy().astype("datetime64[ns]").astype(np.int64)
+            ints, missing = TabularCodec._integer_values(col, True)
+            out = ints.astype(np.float64)
+            out[missing] = np.nan
             return out
         return col.to_numpy(dtype=float, na_value=np.nan)
 
@@ -563,22 +715,44 @@ class TabularCodec:
 
     def _encode_numeric(self, info, col, out, rows, rng) -> None:
         mode_idx, value_idx = info["_spans"]
-        values = self._numeric_values(col, info["kind"] == "datetime")
-        missing = np.isnan(values)
+        is_datetime = info["kind"] == "datetime"
+        exact = None
+        try:
+            if not is_datetime and _is_datetime_dtype(col.dtype):
+                # numpy would read the datetimes as numbers of nanoseconds.
+                raise TypeError("datetimes are not numbers")
+            if info["integer"] and not _float_exact(info) and (
+                is_datetime or pd.api.types.is_integer_dtype(col.dtype)
+            ):
+                # Beyond 2**53 the point masses are found among the integers themselves.
+                exact, missing = self._integer_values(col, is_datetime)
+                values = exact.astype(np.float64)
+                values[missing] = np.nan
+            else:
+                values = self._numeric_values(col, is_datetime)
+                missing = np.isnan(values)
+        except (TypeError, ValueError, AttributeError) as exc:  # AttributeError: .dt
+            raise InvalidDataError(
+                f"Column {info['name']!r} has dtype {col.dtype}, but it was {info['kind']} "
+                f"(dtype {info['dtype']}) in fit: {exc}."
+            ) from exc
         n_pm = len(info["point_masses"])
         offset = int(info["has_missing"])
         mode = np.full(len(values), -1, dtype=np.int64)
         if info["has_missing"]:
             mode[missing] = 0
         if n_pm:
-            pm = np.asarray(info["point_masses"])
-            pos = np.searchsorted(pm, values)
+            if exact is None:
+                pm, lookup = np.asarray(info["point_masses"], dtype=np.float64), values
+            else:
+                pm, lookup = _point_mass_integers(info, exact.dtype), exact
+            pos = np.searchsorted(pm, lookup)
             pos_c = np.clip(pos, 0, n_pm - 1)
-            hit = ~missing & (pm[pos_c] == values)
+            hit = ~missing & (pm[pos_c] == lookup)
             mode[hit] = offset + pos_c[hit]
         cont = (mode < 0) & ~missing
         if value_idx is not None and cont.any():
-            x = np.clip(values[cont], info["min"], info["max"])
+            x = np.clip(values[cont], float(info["min"]), float(info["max"]))
             if info["quantiles"] is not None:
                 comp = np.zeros(x.size, dtype=np.int64)
                 z = self._quantile_forward(x, np.asarray(info["quantiles"]))
@@ -764,11 +938,9 @@ class TabularCodec:
             mode = np.full(n, self._modes(info) - 1, dtype=np.int64)
         offset = int(info["has_missing"])
         n_pm = len(info["point_masses"])
-        values = np.full(n, np.nan)
-        if n_pm:
-            pm_rows = (mode >= offset) & (mode < offset + n_pm)
-            values[pm_rows] = np.asarray(info["point_masses"])[mode[pm_rows] - offset]
+        pm_rows = (mode >= offset) & (mode < offset + n_pm) if n_pm else None
         cont = mode >= offset + n_pm
+        x = None
         if value_idx is not None and cont.any():
             column = value_of(value_idx)
             z = (column if cont.all() else column[cont]).astype(np.float64, copy=False)
@@ -778,12 +950,17 @@ class TabularCodec:
             else:
                 comp = mode[cont] - offset - n_pm
                 x = z * 4.0 * np.asarray(info["stds"])[comp] + np.asarray(info["means"])[comp]
-            x = np.clip(x, info["min"], info["max"])
+            x = np.clip(x, float(info["min"]), float(info["max"]))
             if info["decimals"] is not None:
                 x = np.round(x, info["decimals"])
+        if info["integer"] and not _float_exact(info):
+            return _decode_integers(info, mode, offset, pm_rows, cont, x)
+        values = np.full(n, np.nan)
+        if n_pm:
+            pm = np.asarray(info["point_masses"], dtype=np.float64)
+            values[pm_rows] = pm[mode[pm_rows] - offset]
+        if x is not None:
             values[cont] = x
-        if info["kind"] == "datetime":
-            return _restore_datetime(values, info["dtype"])
         if info["integer"]:
             has_na = bool(np.isnan(values).any())
             if not has_na and info["dtype"] in _NUMPY_INTEGERS:
@@ -795,15 +972,34 @@ class TabularCodec:
 
     # ---------------------------------------------------------------- state
     def to_dict(self) -> dict:
-        """JSON-serialisable state of the fitted codec (parameters included)."""
+        """JSON-serialisable state of the fitted codec (parameters included).
+
+        Categories that JSON has no type for (``datetime.date``, ``datetime.datetime``,
+        ``Timestamp``, ``Decimal``, ``bytes``, infinite floats) and tuple column names
+        (MultiIndex columns) are saved as tagged objects, which :meth:`from_dict` turns back.
+
+        Raises
+        ------
+        InvalidDataError
+            Naming the column, if one of its categories or its name is of another type.
+        """
         self._check_fitted()
-        columns = [{k: v for k, v in info.items() if k != "_spans"} for info in self.columns_]
+        columns = []
+        for info in self.columns_:
+            state = {k: v for k, v in info.items() if k != "_spans"}
+            state["name"] = _encode_name(info["name"])
+            if info["kind"] == "categorical":
+                # Dates, Decimals, bytes, Timestamps... tagged; other types refused by name.
+                for key in ("categories", "dtype_categories"):
+                    if info[key] is not None:
+                        state[key] = [_encode_value(c, info["name"]) for c in info[key]]
+            columns.append(state)
         return {
             "state_version": _STATE_VERSION,
             "params": {
                 "discrete_columns": None
                 if self.discrete_columns is None
-                else [_py(c) for c in self.discrete_columns],
+                else [_encode_name(c) for c in self.discrete_columns],
                 "continuous_encoding": self.continuous_encoding,
                 "point_mass_threshold": float(self.point_mass_threshold),
                 "max_point_masses": int(self.max_point_masses),
@@ -825,7 +1021,6 @@ class TabularCodec:
         ModelFileError
             If the state is not of a known version or is malformed.
         """
-        from genaug.exceptions import ModelFileError
         from genaug.io import check_saved_dtype
 
         try:
@@ -834,19 +1029,24 @@ class TabularCodec:
                     f"Unknown codec state version {state.get('state_version')!r}; "
                     f"this genaug reads version {_STATE_VERSION}."
                 )
-            codec = cls(**state["params"])
+            params = dict(state["params"])
+            if isinstance(params.get("discrete_columns"), list):
+                params["discrete_columns"] = [_decode_name(c) for c in params["discrete_columns"]]
+            codec = cls(**params)
             codec._check_params()  # an InvalidParameterError is a ValueError: see below
             codec.input_was_array_ = bool(state["input_was_array"])
             codec.array_dtype_ = state["array_dtype"]
             if codec.array_dtype_ is not None:
                 check_saved_dtype(codec.array_dtype_, "the table's array dtype")
-            codec.columns_ = [dict(c) for c in state["columns"]]
+            codec.columns_ = [_decode_column_state(c) for c in state["columns"]]
             for info in codec.columns_:
                 _validate_column_state(info)
             codec._build_layout()
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        except (
+            KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError
+        ) as exc:
             raise ModelFileError(f"The codec state is malformed: {exc!r}.") from exc
         return codec
 
@@ -868,14 +1068,24 @@ _COLUMN_KEYS = {
     ),
 }
 _COLUMN_KEYS["datetime"] = _COLUMN_KEYS["numeric"]
-# JSON values a category can be (a missing value is its own slot, not a category).
-_SCALARS = (str, int, float, bool)
+# Values a category can be once read back (a missing value is its own slot, not a category):
+# JSON's, and those of the tags of _decode_value (datetime and Timestamp are dates).
+_SCALARS = (str, int, float, bool, datetime.date, decimal.Decimal, bytes)
+
+
+def _decode_column_state(state: Any) -> dict:
+    """A column's saved state with its name and categories decoded from their tags."""
+    info = dict(state)
+    info["name"] = _decode_name(info.get("name"))
+    for key in ("categories", "dtype_categories"):
+        if isinstance(info.get(key), list):
+            info[key] = [_decode_value(c) for c in info[key]]
+    return info
 
 
 def _validate_column_state(info: dict) -> None:
     """Check one column's saved state so that a hand-edited file fails here, not in numpy
     (or later, when sampling)."""
-    from genaug.exceptions import ModelFileError
     from genaug.io import check_saved_dtype
 
     kind = info.get("kind")
@@ -885,7 +1095,7 @@ def _validate_column_state(info: dict) -> None:
     if absent:
         raise ModelFileError(f"Column {info.get('name')!r} state lacks {absent}.")
     name = info["name"]
-    if not isinstance(name, (str, int, float)) or isinstance(name, bool):
+    if not _is_saved_name(name):
         raise ModelFileError(f"Column state has a name {str(name)[:40]!r} of the wrong type.")
     check_saved_dtype(info["dtype"], f"the dtype of column {name!r}")
     if not isinstance(info["has_missing"], bool):
@@ -926,10 +1136,18 @@ def _validate_column_state(info: dict) -> None:
     for key in ("min", "max"):
         if not isinstance(info[key], (int, float)) or not math.isfinite(info[key]):
             raise ModelFileError(f"Column {info['name']!r} has a non-finite {key}.")
+    resolution = info.get("resolution")  # datetimes; files from before it have none
+    if resolution is not None and (
+        not isinstance(resolution, int) or isinstance(resolution, bool)
+        or not 1 <= resolution <= _DATETIME_UNITS[0]
+    ):
+        raise ModelFileError(f"Column {name!r} has an invalid datetime resolution.")
     for key in ("point_masses", "quantiles", "means", "stds"):
         val = info[key]
+        # isfinite raises OverflowError on an integer beyond float64 (from_dict refuses it).
         if val is not None and (
-            not isinstance(val, list) or not all(isinstance(v, (int, float)) for v in val)
+            not isinstance(val, list)
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in val)
         ):
             raise ModelFileError(f"Column {info['name']!r} has a malformed {key}.")
     if info["means"] is not None and (
@@ -946,6 +1164,8 @@ def _validate_column_state(info: dict) -> None:
     if kind == "datetime":
         try:
             is_datetime = _is_datetime_dtype(pd.api.types.pandas_dtype(info["dtype"]))
+        except ImportError:  # an Arrow timestamp without pyarrow: decoded as datetime64[ns]
+            is_datetime = True
         except (TypeError, ValueError):
             is_datetime = False
         if not is_datetime:
@@ -986,6 +1206,24 @@ def _interp_uniform_grid(p: np.ndarray, fp: np.ndarray) -> np.ndarray:
 _NUMPY_INTEGERS = frozenset(f"{u}int{b}" for u in ("", "u") for b in (8, 16, 32, 64))
 
 
+def _saved_dtype(name: str) -> Any:
+    """The dtype that a saved dtype name stands for on this install, ``None`` if none.
+
+    pandas 3's "str" is numpy's fixed-width ``<U`` on pandas 2, into which a missing value
+    is cast as the string 'None': text is kept in objects there. An Arrow-backed dtype on an
+    install without pyarrow: "string[pyarrow]" becomes "string[python]", the others ``None``.
+    """
+    try:
+        target = pd.api.types.pandas_dtype(name)
+    except ImportError:
+        return pd.StringDtype("python") if name.startswith("string") else None
+    except (TypeError, ValueError):
+        return None
+    if isinstance(target, np.dtype) and target.kind in "US":
+        return np.dtype(object)
+    return target
+
+
 def _restore_dtype(
     values: pd.Series, dtype: str, integer: bool = False, has_na: bool | None = None
 ) -> pd.Series:
@@ -997,20 +1235,82 @@ def _restore_dtype(
     if has_na is None:
         has_na = bool(values.isna().any())
     if integer:
-        if dtype.startswith(("int", "uint")) and not has_na:
-            return values.astype(dtype)
-        # Nullable integer (Int64...) or an integer column that had missing values.
-        nullable = dtype if dtype[:1] in ("I", "U") else "Int64"
-        return values.astype(nullable)
+        if has_na and dtype[:1] not in ("I", "U"):
+            # An integer column that had missing values: nullable, of the values' sign.
+            unsigned = isinstance(values.dtype, pd.UInt64Dtype)
+            return values.astype("UInt64" if unsigned else "Int64")
+        target = _saved_dtype(dtype)
+        return values if target is None else values.astype(target)
     if dtype == "bool":
         if has_na:
             return values.astype("boolean")
         return values.astype(bool)
-    try:
-        return values.astype(pd.api.types.pandas_dtype(dtype))
-    except (TypeError, ValueError):
-        # A dtype name from another pandas version (e.g. "str" on pandas 2): keep objects.
-        return values.astype(object)
+    target = _saved_dtype(dtype)
+    # None: a dtype name from another pandas version or one needing pyarrow: kept as decoded.
+    return values if target is None else values.astype(target)
+
+
+def _integer_range(info: dict) -> tuple[np.dtype, int, int]:
+    """The integer dtype to decode a column in, and its range clipped to the dtype's bounds."""
+    target = None if info["kind"] == "datetime" else _saved_dtype(info["dtype"])
+    numpy_dtype = getattr(target, "numpy_dtype", target)  # masked and Arrow dtypes have one
+    if not (isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind in "iu"):
+        numpy_dtype = np.dtype(np.int64)
+    bounds = np.iinfo(numpy_dtype)
+    work = np.dtype(np.uint64 if numpy_dtype.kind == "u" else np.int64)
+    hi = min(int(info["max"]), int(bounds.max))
+    lo = min(max(int(info["min"]), int(bounds.min)), hi)
+    return work, lo, hi
+
+
+def _point_mass_integers(info: dict, dtype: np.dtype) -> np.ndarray:
+    """An integer column's point masses in ``dtype``, clipped to its bounds."""
+    bounds = np.iinfo(dtype)
+    clipped = [min(max(int(v), int(bounds.min)), int(bounds.max)) for v in info["point_masses"]]
+    return np.asarray(clipped, dtype=dtype)
+
+
+def _float_to_integers(x: np.ndarray, lo: int, hi: int, dtype: np.dtype) -> np.ndarray:
+    """Finite floats as integers in [lo, hi]: clipped before the cast, which would wrap
+    float(2**63 - 1) == 2**63 round to -2**63."""
+    flo, fhi = float(lo), float(hi)
+    x = np.clip(x, flo, fhi)
+    top, bottom = x >= fhi, x <= flo
+    out = np.where(top | bottom, 0.0, x).astype(dtype)
+    out[top] = hi
+    out[bottom] = lo
+    # float(hi) may lie above hi, and so may the floats just below it.
+    return np.clip(out, dtype.type(lo), dtype.type(hi))
+
+
+def _decode_integers(
+    info: dict,
+    mode: np.ndarray,
+    offset: int,
+    pm_rows: np.ndarray | None,
+    cont: np.ndarray,
+    x: np.ndarray | None,
+) -> pd.Series:
+    """An integer or datetime column decoded in integers, so that values beyond 2**53 keep
+    every digit: point masses exactly, the continuous part ``x`` clipped to the range."""
+    work, lo, hi = _integer_range(info)
+    ints = np.zeros(mode.size, dtype=work)
+    present = np.zeros(mode.size, dtype=bool)
+    if pm_rows is not None:
+        ints[pm_rows] = _point_mass_integers(info, work)[mode[pm_rows] - offset]
+        present |= pm_rows
+    if x is not None:
+        finite = ~np.isnan(x)
+        ints[cont] = _float_to_integers(np.where(finite, x, 0.0), lo, hi, work)
+        present[cont] = finite
+    if info["kind"] == "datetime":
+        return _restore_datetime(ints, present, info)
+    if present.all():
+        if info["dtype"] in _NUMPY_INTEGERS:
+            return pd.Series(ints.astype(info["dtype"]))
+        return _restore_dtype(pd.Series(ints), info["dtype"], integer=True, has_na=False)
+    series = pd.Series(pd.arrays.IntegerArray(ints, ~present))
+    return _restore_dtype(series, info["dtype"], integer=True, has_na=True)
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -1027,21 +1327,30 @@ def _dtype_name(dtype: Any) -> str:
 
 def _arrow_string_dtype(dtype: str) -> pd.StringDtype | None:
     """The pandas string dtype named ``dtype`` when it is stored in Arrow, else ``None``."""
-    try:
-        target = pd.api.types.pandas_dtype(dtype)
-    except (TypeError, ValueError):
-        return None
+    target = _saved_dtype(dtype)
     if isinstance(target, pd.StringDtype) and target.storage == "pyarrow":
         return target
     return None
 
 
-def _restore_datetime(values: np.ndarray, dtype: str) -> pd.Series:
-    missing = np.isnan(values)
-    ints = np.where(missing, 0, values).astype(np.int64)
-    stamps = pd.Series(ints.astype("datetime64[ns]"))
-    stamps[missing] = pd.NaT
-    target = pd.api.types.pandas_dtype(dtype)
+def _restore_datetime(ns: np.ndarray, present: np.ndarray, info: dict) -> pd.Series:
+    """Datetimes from UTC nanoseconds, rounded to the column's resolution (a column of dates
+    comes back as dates), missing where not ``present``."""
+    resolution = info.get("resolution") or 1  # files from before resolutions have none
+    if resolution > 1:
+        _, lo, hi = _integer_range(info)
+        low, rest = np.divmod(ns, resolution)
+        low *= resolution
+        # Up to the next multiple only where it stays in the range: no int64 overflow.
+        below = np.int64(max(hi - resolution, np.iinfo(np.int64).min))
+        ns = low + np.where((2 * rest >= resolution) & (low <= below), resolution, 0)
+        ns = np.maximum(ns, lo)
+    stamps = ns.astype("datetime64[ns]")
+    stamps[~present] = np.datetime64("NaT")
+    series = pd.Series(stamps)
+    target = _saved_dtype(info["dtype"])
+    if target is None:  # e.g. an Arrow timestamp without pyarrow
+        return series
     if isinstance(target, pd.DatetimeTZDtype):
-        return stamps.dt.tz_localize("UTC").dt.tz_convert(target.tz).astype(target)
-    return stamps.astype(target)
+        return series.dt.tz_localize("UTC").dt.tz_convert(target.tz).astype(target)
+    return series.astype(target)
