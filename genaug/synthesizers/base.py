@@ -53,7 +53,15 @@ from genaug._validation import Interval, Options, Satisfies, validate_params
 from genaug._version import __version__
 from genaug.data.images import ImageCodec, is_image_data
 from genaug.data.streaming import TableStream, check_not_hf_container, is_stream_source
-from genaug.data.tabular import TabularCodec, _arrow_string_dtype, _dtype_name, check_table
+from genaug.data.tabular import (
+    TabularCodec,
+    _arrow_string_dtype,
+    _decode_name,
+    _dtype_name,
+    _encode_name,
+    _saved_dtype,
+    check_table,
+)
 from genaug.exceptions import (
     InvalidDataError,
     InvalidParameterError,
@@ -857,8 +865,10 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 # makes one per label (50,000 labels: 2.6 ms on pandas 2.3, 0.5 ms this way).
                 classes = classes.astype(object)
             series = pd.Series(classes[codes], name=meta["name"])
+            # None where this install has no such dtype (an Arrow one without pyarrow).
+            target = _saved_dtype(meta["dtype"])
             try:
-                return series.astype(pd.api.types.pandas_dtype(meta["dtype"]))
+                return series if target is None else series.astype(target)
             except (TypeError, ValueError):
                 return series
         values = self.classes_[codes]
@@ -1168,6 +1178,10 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 value = None  # a numpy Generator is not JSON; the resolved seed_ is saved
             elif key == "device" and isinstance(value, torch.device):
                 value = str(value)
+            elif key == "discrete_columns" and value is not None:
+                # Tuple names (MultiIndex columns) tagged as the codec saves them: JSON
+                # would give them back as lists, which name no column.
+                value = [_encode_name(name) for name in value]
             elif isinstance(value, tuple):
                 value = list(value)
             params[key] = _py(value)
@@ -1225,6 +1239,8 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 f"config.json declares {layers} hidden layers, but model.safetensors holds only "
                 f"{len(tensors)} tensors."
             )
+        if isinstance(params.get("discrete_columns"), list):
+            params["discrete_columns"] = [_decode_name(n) for n in params["discrete_columns"]]
         signature = inspect.signature(cls.__init__).parameters
         for key, value in list(params.items()):
             default = signature[key].default
