@@ -29,7 +29,7 @@ import pandas as pd
 
 from genaug.data.images import as_nchw
 from genaug.exceptions import InvalidDataError
-from genaug.io import CONFIG_NAME, atomic_write_file, replace_folder
+from genaug.io import atomic_write_file, holds_genaug_model, replace_folder
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -661,7 +661,7 @@ def check_model_output(path: str | os.PathLike, force: bool) -> Path:
         return path
     if not path.is_dir():
         raise UsageError(f"-o {str(path)!r} is a file; a model is saved as a folder.")
-    if any(path.iterdir()) and not (path / CONFIG_NAME).exists():
+    if any(path.iterdir()) and not holds_genaug_model(path):
         raise UsageError(
             f"-o {str(path)!r} is a non-empty folder without a genaug model; genaug does not "
             "replace it: choose another folder."

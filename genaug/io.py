@@ -90,19 +90,47 @@ def atomic_write_file(path: str | os.PathLike, write: Callable[[Path], None]) ->
     return path
 
 
+# The files of a model folder or a checkpoint ("training.safetensors": optimizer state).
+_MODEL_FILES = frozenset({CONFIG_NAME, WEIGHTS_NAME, "training.safetensors"})
+
+
+def holds_genaug_model(path: str | os.PathLike) -> bool:
+    """Whether the folder ``path`` holds a genaug model or checkpoint and nothing else.
+
+    Its files must all be ones genaug writes, and its ``config.json`` genaug's (a JSON object
+    with genaug's format keys): a folder that merely has a ``config.json`` (an application's
+    settings, a Hugging Face model) is not one, and is never replaced by a save.
+    """
+    path = Path(path)
+    try:
+        names = {entry.name for entry in path.iterdir()}
+        config = path / CONFIG_NAME
+        if CONFIG_NAME not in names or not names <= _MODEL_FILES or not config.is_file():
+            return False
+        if config.stat().st_size > MAX_CONFIG_BYTES:
+            return False
+        content = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
+        return False
+    return isinstance(content, dict) and {"format_version", "genaug_version", "class"} <= set(
+        content
+    )
+
+
 def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Fill a temporary folder with ``write(tmp_dir)`` and rename it onto ``path``.
 
-    An existing ``path`` is replaced only if it is empty or holds a genaug model (a
-    ``config.json``); any other folder is refused so that a typo cannot delete user data.
+    An existing ``path`` is replaced only if it is empty or holds a genaug model
+    (:func:`holds_genaug_model`); any other folder is refused so that a typo cannot delete
+    user data.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a folder.")
-    if path.is_dir() and any(path.iterdir()) and not (path / CONFIG_NAME).exists():
+    if path.is_dir() and any(path.iterdir()) and not holds_genaug_model(path):
         raise FileExistsError(
-            f"{path} is a non-empty folder that does not hold a genaug model; "
-            "refusing to replace it."
+            f"{path} is a non-empty folder that does not hold a genaug model (only "
+            f"{CONFIG_NAME} and {WEIGHTS_NAME} written by genaug); refusing to replace it."
         )
     replace_folder(path, write)
     return path

@@ -93,6 +93,17 @@ def test_fit_replaces_a_model_with_force_but_never_another_folder(files, tmp_pat
     assert main([*again[:-1], str(other), "--force"]) == 2
     _one_error_line(capsys.readouterr().err, "photos", "without a genaug model")
     assert (other / "keep.jpg").exists()
+    # A config.json alone does not make a folder genaug's (an app's settings, an HF model).
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "config.json").write_text('{"theme": "dark"}')
+    (project / "src" / "main.py").write_text("print(1)")
+    assert main([*again[:-1], str(project), "--force"]) == 2
+    _one_error_line(capsys.readouterr().err, "project", "without a genaug model")
+    assert (project / "src" / "main.py").exists()
+    (project / "src" / "main.py").unlink()
+    (project / "src").rmdir()
+    assert main([*again[:-1], str(project), "--force"]) == 2  # genaug's files only, not its JSON
 
 
 # -------------------------------------------------------------------------- sample

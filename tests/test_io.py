@@ -79,6 +79,20 @@ def test_save_refuses_to_replace_a_foreign_folder(saved, tmp_path):
     with pytest.raises(FileExistsError, match="does not hold a genaug model"):
         syn.save(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+    # A config.json is not enough: a Hugging Face model folder, or one with extra files.
+    hf_model = tmp_path / "hf"
+    hf_model.mkdir()
+    (hf_model / "config.json").write_text('{"model_type": "bert"}')
+    (hf_model / "model.safetensors").write_bytes(b"weights")
+    with pytest.raises(FileExistsError, match="does not hold a genaug model"):
+        syn.save(hf_model)
+    assert (hf_model / "model.safetensors").read_bytes() == b"weights"
+    ours = _copy(saved[1], tmp_path / "ours")
+    (ours / "README.md").write_text("notes")
+    with pytest.raises(FileExistsError, match="does not hold a genaug model"):
+        syn.save(ours)
+    (ours / "README.md").unlink()
+    syn.save(ours)  # genaug's own model folder is replaced
 
 
 def _edit_config(path: Path, edit) -> None:
