@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from genaug._random import resolve_seed
 from genaug._validation import Interval, Satisfies, validate_params
 from genaug.data.tabular import TabularCodec, check_table
-from genaug.exceptions import InvalidDataError
+from genaug.exceptions import InvalidDataError, InvalidParameterError
 
 CATEGORICAL = "categorical"
 NUMERIC = "numeric"
@@ -120,13 +120,15 @@ def prepare_tables(
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Validate the real table and give every other table the real table's columns, in order.
 
-    An array with as many columns as a real DataFrame takes the DataFrame's column names.
+    An array with as many columns as a real DataFrame takes the DataFrame's column names. A
+    column that is entirely missing in another table takes the real column's dtype (one that
+    can hold missing values), so that it counts as missing whatever dtype it arrived with.
 
     Raises
     ------
     InvalidDataError
-        If a table is empty or not 2-D, or its columns differ from the real table's (the
-        message names the missing and the extra columns).
+        If a table is empty or not 2-D, has duplicate column names, or its columns differ from
+        the real table's (the message names the missing and the extra columns).
     """
     frame, _, _ = check_table(_to_frame(real, real_argument)[0], real_argument)
     frame = frame.reset_index(drop=True)
@@ -137,6 +139,9 @@ def prepare_tables(
             raise InvalidDataError(f"{name} has no rows.")
         if was_array and other.shape[1] == frame.shape[1]:
             other = other.set_axis(frame.columns, axis=1)
+        if other.columns.has_duplicates:
+            dups = sorted({str(c) for c in other.columns[other.columns.duplicated()]})
+            raise InvalidDataError(f"{name} has duplicate column names: {dups}.")
         missing = [c for c in frame.columns if c not in set(other.columns)]
         extra = [c for c in other.columns if c not in set(frame.columns)]
         if missing or extra:
@@ -152,6 +157,12 @@ def prepare_tables(
             )
         other = other[list(frame.columns)].reset_index(drop=True)
         for col in other.columns:
+            if other[col].dtype != frame[col].dtype and other[col].isna().all():
+                # An all-missing column often arrives as float NaN or object None whatever the
+                # real column holds; the real dtype (made able to hold missing values) keeps
+                # every later step on the column's own kind, datetimes included.
+                other[col] = frame[col].iloc[:0].reindex(other.index)
+                continue
             if (
                 pd.api.types.is_float_dtype(other[col].dtype)
                 and np.isinf(other[col].to_numpy(dtype=float, na_value=np.nan)).any()
@@ -185,6 +196,12 @@ def column_kinds(
     dtype. Datetime and numeric: the rest. A column that is numeric in ``real`` must be numeric
     (or all-missing) in the other tables too.
     """
+    if isinstance(discrete_columns, (str, bytes)):
+        # A bare string would be read as a set of one-letter column names.
+        raise InvalidParameterError(
+            f"discrete_columns must be a list of column names, not the string "
+            f"{discrete_columns!r}; write [{discrete_columns!r}] for one column."
+        )
     discrete = set(discrete_columns or ())
     unknown = discrete - set(real.columns)
     if unknown:
@@ -394,30 +411,57 @@ def row_keys(frames: Sequence[pd.DataFrame], kinds: dict[Any, str]) -> list[pd.D
     """Integer keys per cell: equal exactly when the values are equal (missing equals missing).
 
     Categories get shared codes; numbers are compared by the bits of their float64 value after
-    folding ``-0.0`` onto ``0.0`` and every NaN onto one NaN; datetimes by their int64
-    nanoseconds (float64 would merge timestamps that differ by less than a microsecond).
+    folding ``-0.0`` onto ``0.0`` and every NaN onto one NaN, except in a column that is of an
+    integer dtype in some table, where whole numbers are keyed by their exact integer value
+    (float64 would merge integers beyond 2**53); datetimes by their int64 nanoseconds (float64
+    would merge timestamps that differ by less than a microsecond).
     """
     data: list[dict[str, np.ndarray]] = [{} for _ in frames]
     for i, (name, kind) in enumerate(kinds.items()):
         key = f"c{i}"
+        cols = [f[name] for f in frames]
         if kind == CATEGORICAL:
-            codes, _ = shared_codes([f[name] for f in frames])
+            codes, _ = shared_codes(cols)
             for out, c in zip(data, codes):
                 out[key] = c.astype(np.int64)
-            continue
-        for out, f in zip(data, frames):
-            col = f[name]
-            if kind == DATETIME:
-                # Missing values get the NaT sentinel (int64 minimum); column_kinds lets a
-                # non-datetime column through only when it is entirely missing.
-                is_dt = pd.api.types.is_datetime64_any_dtype(col.dtype)
-                out[key] = (
-                    _datetime_ns(col)[0]
-                    if is_dt
-                    else np.full(len(col), np.iinfo(np.int64).min, dtype=np.int64)
-                )
-            else:
+        elif kind == DATETIME:
+            # Missing values get the NaT sentinel (int64 minimum).
+            for out, col in zip(data, cols):
+                out[key] = _datetime_ns(col)[0]
+        elif all(isinstance(col.dtype, np.dtype) and col.dtype.kind == "i" for col in cols):
+            # numpy signed integers in every table: the values are the keys (nothing missing).
+            for out, col in zip(data, cols):
+                out[key] = col.to_numpy(dtype=np.int64)
+        elif any(pd.api.types.is_integer_dtype(col.dtype) for col in cols):
+            for out, col in zip(data, cols):
+                out[key], out[f"{key}v"] = _integer_keys(col)
+        else:
+            for out, col in zip(data, cols):
                 vals = numeric_values(col) + 0.0
                 vals[np.isnan(vals)] = np.nan
                 out[key] = vals.view(np.int64)
-    return [pd.DataFrame(d, columns=[f"c{i}" for i in range(len(kinds))]) for d in data]
+    return [pd.DataFrame(d) for d in data]
+
+
+def _integer_keys(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Two int64 keys of a numeric column that may hold integers beyond 2**53: a class (0
+    whole number in int64 range, 1 other float, 2 missing, 3 unsigned beyond int64) and a value
+    (the integer, or the float's bits), equal exactly when the numbers are equal."""
+    missing = col.isna().to_numpy()
+    if pd.api.types.is_integer_dtype(col.dtype):
+        if pd.api.types.is_unsigned_integer_dtype(col.dtype):
+            raw = col.to_numpy(dtype=np.uint64, na_value=0)
+            cls = np.where(raw > np.iinfo(np.int64).max, 3, 0)
+            vals = raw.view(np.int64)
+        else:
+            vals = col.to_numpy(dtype=np.int64, na_value=0)
+            cls = np.zeros(len(col), dtype=np.int64)
+    else:
+        floats = numeric_values(col) + 0.0
+        # Whole floats below 2**63 in size convert to int64 exactly, to meet equal integers.
+        whole = np.isfinite(floats) & (np.floor(floats) == floats) & (np.abs(floats) < 2.0**63)
+        bits = np.where(np.isnan(floats), 0.0, floats).view(np.int64)
+        vals = np.where(whole, np.where(whole, floats, 0.0).astype(np.int64), bits)
+        cls = np.where(whole, 0, 1)
+    cls = np.where(missing, 2, cls).astype(np.int64)
+    return cls, np.where(missing, 0, vals).astype(np.int64)

@@ -33,8 +33,14 @@ def figure_class() -> Any:
 
 
 def _short(name: Any, width: int = 18) -> str:
+    """``name`` as text of at most ``width`` characters, to be drawn literally.
+
+    A pair of ``$`` in a label ("$0_to_$25k") would make matplotlib parse the text between them
+    as math and fail on it; an escaped ``\\$`` is drawn as a plain ``$``.
+    """
     text = str(name)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    text = text if len(text) <= width else text[: width - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 def marginals(

@@ -4,6 +4,10 @@ This is the classifier two-sample test of Lopez-Paz & Oquab (2017): label real r
 synthetic rows 1, train a classifier with stratified cross-validation, and measure how well it
 separates held-out rows. A ROC-AUC of 0.5 means the classifier does no better than chance (the
 ideal); 1 means every synthetic row is recognisable.
+
+A row that occurs in both tables is kept in one fold with all its occurrences: split across
+folds, the classifier would learn its training label and see the opposite one held out, and an
+exact copy of the real table would score far *below* 0.5 instead of at it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 
 from genaug.metrics._encoding import (
     check_params,
@@ -69,8 +72,44 @@ class DetectionResult:
 
     @property
     def score(self) -> float:
-        """``1 - 2 |auc - 0.5|`` clipped to [0, 1]: 1 when indistinguishable, 0 when separable."""
-        return float(np.clip(1.0 - 2.0 * abs(self.auc - 0.5), 0.0, 1.0))
+        """``2 (1 - max(auc, 0.5))``: 1 when indistinguishable, 0 when fully separable.
+
+        An AUC below 0.5 is read as chance (the classifier found nothing that carries over to
+        held-out rows), so it scores 1, as in SDMetrics.
+        """
+        return float(np.clip(2.0 * (1.0 - max(self.auc, 0.5)), 0.0, 1.0))
+
+
+def _grouped_folds(
+    X: np.ndarray, y: np.ndarray, n_splits: int, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """Fold of each row, stratified by label, with every row value found in both classes in
+    one fold; and the number of folds, lowered so that each fold holds both classes.
+
+    The units of the split are the single rows whose value occurs in one class only, and the
+    groups of equal rows (NaN equal to NaN) whose value occurs in both. Dealing the units out in
+    turn, real-only units first, then the shared groups, then the synthetic-only units (each
+    kind shuffled), gives each fold a share of every kind and, when there are at least as many
+    units holding each class as folds, both classes.
+    """
+    bits = X + 0.0  # folds -0.0 onto 0.0
+    bits[np.isnan(bits)] = np.nan  # one NaN bit pattern
+    bits = np.ascontiguousarray(bits).view(np.int64)
+    # Each row as one opaque value of its bytes: sorting those is an exact row comparison.
+    rows = bits.view(np.dtype((np.void, bits.dtype.itemsize * bits.shape[1]))).ravel()
+    _, key = np.unique(rows, return_inverse=True)
+    key = key.ravel()
+    shared = np.bincount(key[y == 0], minlength=key.max() + 1) > 0
+    shared &= np.bincount(key[y == 1], minlength=key.max() + 1) > 0
+    in_both = shared[key]
+    unit = np.where(in_both, key, key.max() + 1 + np.arange(len(y)))
+    _, first, inverse = np.unique(unit, return_index=True, return_inverse=True)
+    kind = np.where(in_both, 1, 2 * y.astype(np.int64))[first]  # 0 real, 1 both, 2 synthetic
+    n_splits = int(min(n_splits, np.sum(kind <= 1), np.sum(kind >= 1)))
+    order = np.lexsort((rng.permutation(len(first)), kind))
+    fold_of_unit = np.empty(len(first), dtype=np.int64)
+    fold_of_unit[order] = np.arange(len(first)) % max(n_splits, 1)
+    return fold_of_unit[inverse.ravel()], n_splits
 
 
 def _detection(
@@ -86,13 +125,13 @@ def _detection(
     (x_r, x_s), is_cat = model_matrices([real, synth], kinds, _MAX_BINS - 1)
     X = np.vstack([x_r, x_s])
     y = np.r_[np.zeros(len(x_r), dtype=np.int8), np.ones(len(x_s), dtype=np.int8)]
-    n_splits = int(min(n_splits, len(x_r), len(x_s)))
+    fold, n_splits = _grouped_folds(X, y, n_splits, rng)
     if n_splits < 2:
-        # One row on a side cannot be both trained on and held out.
+        # One row (or one shared value) on a side cannot be both trained on and held out.
         return DetectionResult(np.nan, [], len(x_r), len(x_s))
-    folds = StratifiedKFold(n_splits, shuffle=True, random_state=int(rng.integers(2**31 - 1)))
     aucs = []
-    for train, test in folds.split(X, y):
+    for f in range(n_splits):
+        train, test = fold != f, fold == f
         clf = HistGradientBoostingClassifier(
             categorical_features=is_cat if is_cat.any() else None,
             random_state=int(rng.integers(2**31 - 1)),
@@ -120,8 +159,10 @@ def detection_test(
     (scikit-learn's ``HistGradientBoostingClassifier``: 40 trees of 8 leaves, 63 bins, native
     categorical splits, NaN as its own branch) is trained on ``n_splits - 1`` folds of a
     stratified K-fold split and scored by ROC-AUC on the remaining fold; the result is the mean
-    over the folds. Gradient boosting needs no scaling or one-hot encoding, handles missing
-    values itself, and picks up both marginal and interaction artefacts.
+    over the folds. Equal rows found in both tables stay in one fold together, so that an exact
+    copy of the real table scores an AUC of 0.5, not below. Gradient boosting needs no scaling
+    or one-hot encoding, handles missing values itself, and picks up both marginal and
+    interaction artefacts.
 
     Parameters
     ----------
@@ -140,7 +181,7 @@ def detection_test(
     -------
     DetectionResult
         ``auc`` (0.5 ideal, 1 fully separable), the per-fold AUCs, the row counts used, and
-        ``score = 1 - 2 |auc - 0.5|``.
+        ``score = 2 (1 - max(auc, 0.5))`` (an AUC below 0.5 is chance and scores 1).
 
     References
     ----------
@@ -184,7 +225,9 @@ def detection_auc(
     Returns
     -------
     float
-        The mean ROC-AUC over the folds, or NaN if a table has a single row.
+        The mean ROC-AUC over the folds, or NaN if the rows cannot be split into two folds that
+        each hold both tables (a table with a single row, or a single distinct row that is
+        also in the other table).
 
     References
     ----------

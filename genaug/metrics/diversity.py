@@ -68,7 +68,8 @@ def _manifold(
     synth_radii = kth_neighbor_distance(synth_z, k, "synthetic")
     synth_in_real = scan_balls(synth_z, real_z, real_radii)
     real_in_synth = scan_balls(real_z, synth_z, synth_radii, synth_groups, n_groups)
-    threshold = real_radii**2 + real_in_synth.tol
+    # min_sq is already less each pair's rounding tolerance.
+    threshold = real_radii**2
     covered = real_in_synth.min_sq <= threshold
     own = None
     if real_groups is not None and real_in_synth.group_min_sq is not None:

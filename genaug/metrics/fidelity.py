@@ -222,13 +222,14 @@ def column_fidelity(
 
 
 def _corr(matrix: np.ndarray, method: str) -> np.ndarray:
+    if np.isnan(matrix).any():
+        # Pairwise-complete correlations: pandas keeps the rows where both columns are present,
+        # pair by pair, and for Spearman ranks each pair over those rows only.
+        return pd.DataFrame(matrix).corr(method=method, min_periods=2).to_numpy()
     if method == "spearman":
         matrix = pd.DataFrame(matrix).rank().to_numpy()
-    if not np.isnan(matrix).any():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.atleast_2d(np.corrcoef(matrix, rowvar=False))
-    # Pairwise-complete correlations; pandas skips the missing values pair by pair.
-    return pd.DataFrame(matrix).corr(min_periods=2).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.atleast_2d(np.corrcoef(matrix, rowvar=False))
 
 
 def _correlation_difference(

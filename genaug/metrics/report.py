@@ -97,6 +97,16 @@ METRIC_DEFINITIONS: dict[str, tuple[str, str]] = {
     "detection_auc_std": ("0", "Standard deviation of the detection ROC-AUC over the folds."),
     "exact_copies": ("0", "Number of synthetic rows identical to a training row."),
     "exact_copy_rate": ("<= holdout rate", "Share of synthetic rows identical to a training row."),
+    "near_copy_rate": (
+        "<= holdout rate",
+        "Share of synthetic rows at distance ~0 (3e-7 of the real rows' spread) from a training "
+        "row in the k-NN space: exact copies and copies that exact comparison misses (such as "
+        "the same row rounded to float32).",
+    ),
+    "holdout_near_copy_rate": (
+        "(baseline)",
+        "The same share for holdout rows: the rate a fresh real sample shows.",
+    ),
     "holdout_exact_copy_rate": (
         "(baseline)",
         "Share of holdout rows identical to a training row: the rate a fresh real sample shows.",
@@ -165,9 +175,11 @@ for _m, _text in _UTILITY_TEXT.items():
 _SCORE_DEFINITIONS = {
     "fidelity": "mean of column_score and pair_score",
     "diversity": "mean of precision, recall, coverage (and class_coverage_min with labels)",
-    "detection": "1 - 2 |detection_auc - 0.5|",
+    "detection": "2 (1 - max(detection_auc, 0.5)); an AUC below 0.5 is chance",
     "privacy": "1 - the largest of: 10 x (exact_copy_rate - holdout_exact_copy_rate), "
-    "2 (dcr_share - 0.5), 2 (membership_inference_auc - 0.5); clipped to [0, 1]",
+    "10 x (near_copy_rate - holdout_near_copy_rate), 2 (dcr_share - 0.5), "
+    "2 (membership_inference_auc - 0.5); clipped to [0, 1] (without a holdout: "
+    "1 - 10 x the larger copy rate)",
     "utility": "TSTR / TRTR macro-F1, clipped to [0, 1]",
 }
 
