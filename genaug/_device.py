@@ -23,6 +23,19 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise InvalidParameterError(
             f"device={device!r} asks for CUDA, but no GPU is visible; use device='auto' or 'cpu'."
         )
+    if dev.type not in ("cpu", "cuda"):
+        # Other backends (mps, xpu...): a one-element tensor tells whether this build and
+        # machine have the device, where torch would otherwise fail deep inside fit.
+        try:
+            if dev.type == "meta":
+                raise RuntimeError("meta tensors hold no data")
+            torch.empty(1, device=dev)
+        except (RuntimeError, AssertionError, NotImplementedError) as exc:
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            raise InvalidParameterError(
+                f"device={device!r} is not available here ({reason}); use device='auto' or "
+                "'cpu'."
+            ) from exc
     return dev
 
 

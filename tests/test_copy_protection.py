@@ -231,3 +231,17 @@ def test_the_augmenter_refuses_a_non_bool_reject_copies(memorised):
     _, X, y = memorised
     with pytest.raises(InvalidParameterError, match="reject_copies"):
         SyntheticAugmenter(_memorising_vae(), reject_copies="yes").fit_resample(X, y)
+
+
+def test_each_iterator_counts_into_the_report_made_for_it(memorised):
+    model, X, _ = memorised
+    first = model.iter_sample(400, random_state=1, reject_copies=True, reference=X)
+    report = model.copy_report_
+    model.sample(10, random_state=2)  # replaces copy_report_ (with None) before first is read
+    rows = pd.concat([chunk[0] for chunk in first])
+    assert len(rows) == 400 and report.n_rows == 400 and report.n_replaced > 0
+    second = model.iter_sample(50, random_state=3, reject_copies=True, reference=X)
+    third = model.iter_sample(60, random_state=3, reject_copies=True, reference=X)
+    list(second)
+    list(third)
+    assert model.copy_report_.n_rows == 60  # third's; second counted into its own

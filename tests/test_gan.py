@@ -503,3 +503,24 @@ def test_sampling_reads_one_hot_inputs_as_lookups_of_the_same_function(labelled,
         with torch.no_grad():
             ref = net(torch.cat([dense, ones], dim=1))
         torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_labels_of_conditioned_rows_follow_the_condition(tmp_path):
+    from .conftest import make_labelled
+
+    X, y = make_labelled(800)
+    X["k2"] = X["k"]  # a second column with the same values: two conditions at once
+    syn = _tiny(epochs=1).fit(X, y)
+    _, labels = syn.sample(4000, conditions={"k": "a"}, random_state=0)
+    real = (y[X["k"] == "a"] == "rare").mean()  # ~0.75, against a class rate of ~0.25
+    assert abs((labels == "rare").mean() - real) < 0.03
+    # Two values: P(y) prod P(v | y) from the training counts.
+    rows = y.value_counts()
+    a = y[X["k"] == "a"].value_counts()
+    weights = {c: a[c] ** 2 / rows[c] for c in ("common", "rare")}
+    expected = weights["rare"] / (weights["rare"] + weights["common"])
+    got = syn._label_weights({"k": "a", "k2": "a"})
+    assert np.isclose(got[list(syn.classes_).index("rare")], expected)
+    syn.save(str(tmp_path / "m"))  # the counts are saved
+    _, again = genaug.load(str(tmp_path / "m")).sample(4000, conditions={"k": "a"}, random_state=0)
+    assert again.equals(labels)

@@ -152,6 +152,49 @@ def test_nan_loss_stops_with_epoch_and_advice():
         _Diverging(random_state=0, **FAST).fit(X, y)
 
 
+def test_a_failed_fit_leaves_the_model_unfitted_and_a_refit_starts_clean():
+    X, y = make_labelled(n=100)
+    syn = VAESynthesizer(random_state=0, **FAST).fit(X, y)
+    assert hasattr(syn, "prior_") and list(syn.feature_names_in_) == ["x", "k", "m"]
+    broken = _Diverging(random_state=0, **FAST)
+    broken.__dict__.update(syn.__dict__)  # fitted, as if by an earlier fit
+    with pytest.raises(TrainingDivergedError):
+        broken.fit(X, y)
+    with pytest.raises(NotFittedError):
+        broken.sample(5)  # not NaN rows from the diverged weights
+    # A refit on unlabelled, unnamed data keeps nothing of the labelled frame's fit.
+    syn.fit(X[["x", "m"]].to_numpy())
+    assert not hasattr(syn, "feature_names_in_") and not hasattr(syn, "prior_")
+    assert syn.classes_ is None and syn.n_features_in_ == 2
+
+
+class _Overflowing(VAESynthesizer):
+    def _train_step(self, x, c, optimizers, generator):
+        losses = super()._train_step(x, c, optimizers, generator)
+        with torch.no_grad():
+            self.decoder_.net.head.bias.fill_(float("inf"))  # finite losses, broken weights
+        return {k: v.nan_to_num(0.0) for k, v in losses.items()}
+
+
+def test_non_finite_weights_stop_the_fit_and_cannot_be_saved(tmp_path):
+    X, y = make_labelled(n=100)
+    with pytest.raises(TrainingDivergedError, match=r"'.*' became non-finite in epoch 1"):
+        _Overflowing(random_state=0, **FAST).fit(X, y)
+    syn = VAESynthesizer(random_state=0, **FAST).fit(X, y)
+    with torch.no_grad():
+        syn.decoder_.net.head.bias.fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match="cannot be saved"):
+        syn.save(str(tmp_path / "m"))
+    assert not (tmp_path / "m").exists()
+
+
+def test_devices_this_build_lacks_are_named():
+    X, y = make_labelled(n=100)
+    for device in ("mps", "meta"):
+        with pytest.raises(InvalidParameterError, match=f"device='{device}' is not available"):
+            VAESynthesizer(device=device, **FAST).fit(X, y)
+
+
 def test_sample_errors(fitted):
     syn, _, _ = fitted
     with pytest.raises(InvalidParameterError, match="n must be a positive integer"):

@@ -155,6 +155,23 @@ _COMMON_CONSTRAINTS: dict[str, list] = {
 }
 
 
+def _first_non_finite(modules: Mapping[str, nn.Module]) -> str | None:
+    """The name of the first parameter or buffer holding a NaN or infinity, else ``None``.
+
+    One host-device synchronisation: the checks are stacked before the result is read.
+    """
+    names, checks = [], []
+    for owner, module in modules.items():
+        for key, tensor in module.state_dict().items():
+            if tensor.is_floating_point():
+                names.append(f"{owner}.{key}")
+                checks.append(torch.isfinite(tensor).all())
+    if not checks:
+        return None
+    finite = torch.stack(checks).cpu().numpy()
+    return None if finite.all() else f"'{names[int(np.argmin(finite))]}'"
+
+
 def _py(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -361,6 +378,14 @@ class BaseSynthesizer(BaseEstimator, ABC):
         return codes.astype(np.int64)
 
     # ------------------------------------------------------------- fit
+    def _forget_fit(self) -> None:
+        """Drop every fitted attribute (``name_``): a new fit starts clean (no names, networks
+        or reports of the previous one), and a failed one leaves the estimator unfitted."""
+        params = set(self._get_param_names())
+        for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            if key not in params:
+                delattr(self, key)
+
     def fit(
         self,
         X: Any,
@@ -409,6 +434,13 @@ class BaseSynthesizer(BaseEstimator, ABC):
         -------
         self
 
+        Raises
+        ------
+        TrainingDivergedError
+            If a loss, a weight or a running statistic becomes non-finite. A fit that raises
+            leaves the synthesizer unfitted (the fitted attributes of an earlier fit are
+            dropped when a fit starts), so that it cannot sample from a broken model.
+
         Notes
         -----
         After a successful fit the checkpoints are deleted (``checkpoint_dir`` itself is
@@ -419,8 +451,25 @@ class BaseSynthesizer(BaseEstimator, ABC):
         """
         self._validate_params()
         check_not_hf_container(X)
-        if is_stream_source(X):
-            return self._fit_stream(X, y, checkpoint_dir=checkpoint_dir)
+        self._forget_fit()
+        try:
+            if is_stream_source(X):
+                return self._fit_stream(X, y, checkpoint_dir=checkpoint_dir)
+            return self._fit_in_memory(X, y, checkpoint_dir, checkpoint_every, resume)
+        except Exception:
+            # A half-fitted model (diverged weights, a codec without networks) must not
+            # sample: sample() then says that it is not fitted.
+            self._forget_fit()
+            raise
+
+    def _fit_in_memory(
+        self,
+        X: Any,
+        y: Any,
+        checkpoint_dir: str | os.PathLike | None,
+        checkpoint_every: int,
+        resume: bool,
+    ) -> BaseSynthesizer:
         checkpointer = None
         if checkpoint_dir is not None:
             checkpointer = Checkpointer(checkpoint_dir, checkpoint_every, resume, self)
@@ -750,6 +799,17 @@ class BaseSynthesizer(BaseEstimator, ABC):
                     f"{epoch + 1}. Try a lower learning_rate (now {self.learning_rate}) or "
                     "check the data for extreme values."
                 )
+            # Finite losses can hide overflowed weights or running statistics (a batch norm's
+            # variance at inf): such a model samples garbage and cannot be saved and loaded.
+            broken = _first_non_finite(self._modules())
+            if getattr(self, "_ddp", None):
+                broken = "a tensor" if gdist.agree(broken is not None, self.device_) else None
+            if broken is not None:
+                raise TrainingDivergedError(
+                    f"{type(self).__name__}: {broken} became non-finite in epoch {epoch + 1}. "
+                    f"Try a lower learning_rate (now {self.learning_rate}) or check the data "
+                    "for extreme values."
+                )
             self.history_["epoch"].append(epoch + 1)
             for key, value in means.items():
                 self.history_.setdefault(key, []).append(value)
@@ -805,8 +865,9 @@ class BaseSynthesizer(BaseEstimator, ABC):
         """Class codes of rows ``start..stop-1`` under ``plan`` (CPU LongTensor)."""
         if plan is None:
             return None
-        if plan[0] == "prior":
-            prior = torch.as_tensor(self.class_prior_, dtype=torch.float64, device=generator.device)
+        if plan[0] in ("prior", "weights"):
+            rates = self.class_prior_ if plan[0] == "prior" else plan[1]
+            prior = torch.as_tensor(rates, dtype=torch.float64, device=generator.device)
             draws = torch.multinomial(prior, stop - start, replacement=True, generator=generator)
             return draws.cpu()
         if plan[0] == "fixed":
@@ -975,18 +1036,33 @@ class BaseSynthesizer(BaseEstimator, ABC):
             )
         self._check_conditions(conditions)
         plan = self._label_plan(n, y)
+        if plan == ("prior",) and conditions:
+            weights = self._label_weights(conditions)
+            if weights is not None:
+                plan = ("weights", weights)
         copy_filter = None
         if protect:
             copy_filter = CopyFilter(self, reference, copy_threshold, copy_quantile)
         generator = torch_generator(self._resolve_sample_seed(random_state), self.device_)
-        self.copy_report_ = None if copy_filter is None else copy_filter.new_report()
-        # Validation above runs now; the rows are made lazily, chunk by chunk.
-        return self._sample_chunks(n, plan, conditions, generator, int(chunk_size), copy_filter)
+        report = None if copy_filter is None else copy_filter.new_report()
+        self.copy_report_ = report
+        # Validation above runs now; the rows are made lazily, chunk by chunk. The report is
+        # this call's, bound now: a later call replaces copy_report_, not what this one counts.
+        return self._sample_chunks(
+            n, plan, conditions, generator, int(chunk_size), copy_filter, report
+        )
+
+    def _label_weights(self, conditions: Mapping[str, Any]) -> np.ndarray | None:
+        """Class weights for rows asked to hold ``conditions`` when ``y`` is not given.
+
+        ``None`` keeps the class rates of the training data; a family that can condition on
+        feature values returns the rates among the training rows that hold them.
+        """
+        return None
 
     def _sample_chunks(
-        self, n, plan, conditions, generator, chunk_size, copy_filter=None
+        self, n, plan, conditions, generator, chunk_size, copy_filter=None, report=None
     ) -> Iterator[Any]:
-        report = self.copy_report_ if copy_filter is not None else None
         step = GENERATE_CHUNK if self._image_shape() is None else IMAGE_SAMPLE_CHUNK
         # Generated rows are copied into the next yielded chunk's array as they come, so at
         # most one chunk and one generator pass are held (not a list of passes and their
@@ -1214,6 +1290,12 @@ class BaseSynthesizer(BaseEstimator, ABC):
             "params": self._json_params(),
             "state": self._state(),
         }
+        broken = _first_non_finite(self._modules())
+        if broken is not None:
+            raise TrainingDivergedError(
+                f"{type(self).__name__} cannot be saved: {broken} is not finite, and load() "
+                "would refuse the file. Refit it, e.g. with a lower learning_rate."
+            )
         tensors = {
             f"{name}.{key}": value
             for name, module in self._modules().items()

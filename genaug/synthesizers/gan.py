@@ -540,6 +540,7 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         columns, owner = self._condition_layout()
         tables: dict[str, Any] = {"data": data, "labels": cond, "columns": columns}
         counts = torch.zeros(0, dtype=torch.long, device=data.device)
+        self._label_category_counts = None
         if columns.numel():
             # value[i, j]: index in the conditional vector of row i's value in column j
             # (a loop over columns, not rows).
@@ -556,6 +557,15 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
             log_freq = torch.log1p(counts.double())
             per_column = torch.zeros(n_cols, dtype=torch.float64, device=data.device)
             per_column.index_add_(0, owner, log_freq)
+            if cond is not None:
+                # Rows per (class, value): the class rates of rows asked to hold a value.
+                labels = cond.argmax(1).repeat(n_cols)  # in flat's column-major order
+                joint = torch.bincount(
+                    labels * columns.numel() + flat, minlength=cond.shape[1] * columns.numel()
+                )
+                self._label_category_counts = (
+                    joint.reshape(cond.shape[1], columns.numel()).cpu().numpy()
+                )
             tables.update(
                 rows=torch.argsort(flat, stable=True) % n,
                 start=torch.cumsum(counts, 0) - counts,
@@ -780,10 +790,38 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         params.setdefault("generator_ema", 0.0)
         return super()._from_saved(params, state, tensors)
 
+    def _label_weights(self, conditions: Mapping[str, Any]) -> np.ndarray | None:
+        """Class rates among the training rows holding the asked values (``y`` not given).
+
+        With one condition, the rates of the rows holding that value. With several, as if
+        the values were independent within each class: ``P(y) prod_i P(v_i | y)``, since the
+        training rows holding all of them at once may be few or none; if that gives no
+        class at all, the mean of the single-value rates.
+        """
+        table = getattr(self, "_label_category_counts", None)
+        if table is None:  # no labels, or a file saved before these counts were kept
+            return None
+        per_value = table[:, self._resolve_conditions(conditions)].astype(np.float64)
+        if per_value.shape[1] == 1:
+            weights = per_value[:, 0]
+        else:
+            # Rows per class: each row holds exactly one value of a column.
+            column = self._condition_layout()[1].cpu().numpy()
+            rows = table[:, column == column[0]].sum(axis=1).astype(np.float64)
+            weights = np.prod(per_value, axis=1) / np.maximum(rows, 1.0) ** (
+                per_value.shape[1] - 1
+            )
+            if weights.sum() <= 0:
+                shares = per_value / np.maximum(per_value.sum(axis=0), 1.0)
+                weights = shares.mean(axis=1)
+        return weights / weights.sum()
+
     def _extra_state(self) -> dict[str, Any]:
+        table = getattr(self, "_label_category_counts", None)
         return {
             **super()._extra_state(),
             "category_counts": [int(v) for v in self._category_counts],
+            "label_category_counts": None if table is None else table.tolist(),
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
@@ -794,3 +832,17 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
                 "config.json's category counts do not match the codec's categorical columns."
             )
         self._category_counts = counts
+        table = state.get("label_category_counts")  # absent from older files
+        self._label_category_counts = None
+        if table is not None:
+            try:
+                table = np.asarray(table, dtype=np.int64)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ModelFileError("config.json's label-category counts are not counts.") from exc
+            n_classes = 0 if self.classes_ is None else len(self.classes_)
+            if table.shape != (n_classes, self._condition_dim) or (table < 0).any():
+                raise ModelFileError(
+                    "config.json's label-category counts do not match the labels and the "
+                    "codec's categorical columns."
+                )
+            self._label_category_counts = table
