@@ -736,8 +736,17 @@ class _ParquetChunkWriter:
         # happens to be all missing still matches.
         table = self._pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
         if self._writer is None:
-            self._schema = table.schema
-            self._writer = self._pq.ParquetWriter(str(self.path), table.schema)
+            pa = self._pa
+            # A text column with no value in the first chunk is typed null, which later
+            # chunks' strings (and other shards' schemas) would not match: text it is.
+            fields = [
+                field.with_type(pa.string()) if pa.types.is_null(field.type) else field
+                for field in table.schema
+            ]
+            schema = pa.schema(fields, metadata=table.schema.metadata)
+            table = table.cast(schema)
+            self._schema = schema
+            self._writer = self._pq.ParquetWriter(str(self.path), schema)
         self._writer.write_table(table)
         self.rows += len(frame)
 

@@ -26,9 +26,11 @@ True outside a distributed job; the other functions need the default process gro
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,6 +48,7 @@ _ENV_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE")
 _CPU = torch.device("cpu")
 # Rows per float64 copy when fingerprinting the training data.
 _FINGERPRINT_CHUNK = 4096
+_MISSING = object()  # a parameter one rank lacks
 
 
 def is_initialized() -> bool:
@@ -204,6 +207,42 @@ def check_same_data(data: torch.Tensor, cond: torch.Tensor | None, device: torch
             "differ). Every process must call fit with the same full X and y; genaug gives "
             "each rank its own shard of the rows."
         )
+
+
+def check_same_setup(params: Mapping[str, Any], setup: str, device: torch.device) -> None:
+    """Raise on every rank unless all ranks have the same parameters and fitted codec.
+
+    ``params`` are the synthesizer's (``verbose`` aside); ``setup`` describes what each rank
+    fitted on its own data, its codec and classes. Ranks with other parameters would wait
+    for each other in different steps (a hang), and a rank with another codec would encode
+    different data into the same numbers, which the data check alone cannot see.
+    """
+    digest = hashlib.sha256(setup.encode()).hexdigest()
+    everyone: list[Any] = [None] * world_size()
+    dist.all_gather_object(everyone, (dict(params), digest))
+    differing = sorted(
+        key
+        for key in set().union(*(p for p, _ in everyone))
+        if any(p.get(key, _MISSING) != params.get(key, _MISSING) for p, _ in everyone)
+    )
+    if differing:
+        shown = {key: [p.get(key) for p, _ in everyone] for key in differing[:3]}
+        raise InvalidParameterError(
+            f"distributed=True: the ranks have different parameters {differing} (per rank: "
+            f"{shown}); every process must build the synthesizer the same way."
+        )
+    if any(d != digest for _, d in everyone):
+        raise InvalidDataError(
+            "distributed=True: the ranks fitted different codecs or classes on their data "
+            "(other values, categories or labels). Every process must call fit with the same "
+            "full X and y; genaug gives each rank its own shard of the rows."
+        )
+
+
+def sum_over_ranks(values: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The element-wise sum of an integer tensor over the ranks, on every rank."""
+    everyone = _gather(values.to(_comm_device(device)))
+    return everyone.sum(0).to(values.device)
 
 
 def shard_indices(n_rows: int, seed: int, device: torch.device) -> torch.Tensor:

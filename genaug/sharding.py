@@ -509,6 +509,8 @@ def sample_shards(
         "rows": rows.tolist(),
         "chunk_size": chunk_size,
     }
+    manifest = out / MANIFEST_NAME
+    created = not manifest.is_file()
     _prepare_folder(out, job, overwrite)
 
     paths = tuple(out / shard_name(i) for i in range(shards))
@@ -516,19 +518,30 @@ def sample_shards(
     done = tuple(sorted(set(range(shards)) - set(todo)))
     if todo:
         workers = workers or min(len(todo), os.cpu_count() or 1)
-        _run(
-            model_path,
-            paths,
-            rows,
-            shard_y,
-            conditions,
-            seed,
-            chunk_size,
-            todo,
-            workers,
-            scheduler_address,
-            verbose,
-        )
+        try:
+            _run(
+                model_path,
+                paths,
+                rows,
+                shard_y,
+                conditions,
+                seed,
+                chunk_size,
+                todo,
+                workers,
+                scheduler_address,
+                verbose,
+            )
+        except BaseException:
+            # A run that wrote no shard (no cluster, a failing first task) leaves no manifest
+            # of its own behind: it would hold a drawn seed that refuses the next run.
+            if created and not any(path.is_file() for path in paths):
+                manifest.unlink(missing_ok=True)
+            raise
+        # A worker killed mid-write leaves its temporary file even when the retry succeeds.
+        for path in out.iterdir():
+            if _is_temp(path.name):
+                path.unlink(missing_ok=True)
     return ShardReport(
         out_dir=out,
         paths=paths,

@@ -35,7 +35,7 @@ import contextlib, hashlib, io, json, os, sys
 import numpy as np, pandas as pd, torch
 import torch.distributed as dist
 from genaug import GANSynthesizer, VAEGANSynthesizer, VAESynthesizer
-from genaug.exceptions import InvalidDataError
+from genaug.exceptions import InvalidDataError, InvalidParameterError
 
 torch.set_num_threads(1)
 out, rank = sys.argv[1], int(os.environ["RANK"])
@@ -111,6 +111,22 @@ try:
     results["different_data"] = None
 except InvalidDataError as exc:
     results["different_data"] = str(exc)
+
+# Data each rank encodes the same way (a codec fitted on other units): the codecs differ.
+X_units = X.assign(a=X["a"] * 1000 + 5) if rank == 1 else X
+try:
+    VAESynthesizer(**tiny, **small).fit(X_units, y)
+    results["different_codec"] = None
+except InvalidDataError as exc:
+    results["different_codec"] = str(exc)
+# Other parameters on one rank: refused on both before training (it hung in a collective).
+try:
+    VAESynthesizer(**tiny, **{**small, "batch_size": 8 if rank else 4}).fit(X, y)
+    results["different_params"] = None
+except InvalidParameterError as exc:
+    results["different_params"] = str(exc)
+# The GAN's category counts cover every rank's shard, the same on all of them.
+results["gan_counts"] = [int(v) for v in scenarios["gan"][0]._category_counts]
 
 with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
     json.dump(results, f)
@@ -255,6 +271,17 @@ def test_ranks_given_different_data_fail_together(launch):
     for results in launch["ranks"]:
         assert results["different_data"] is not None
         assert "same full X and y" in results["different_data"]
+        assert "fitted different codecs" in results["different_codec"]
+        assert "different parameters ['batch_size']" in results["different_params"]
+
+
+def test_gan_counts_cover_every_shard(launch):
+    first, second = (r["gan_counts"] for r in launch["ranks"])
+    assert first == second
+    # 100 rows per rank; each row holds one value of each categorical column.
+    assert sum(first) % 200 == 0 and sum(first) > 0
+    saved = genaug.load(str(launch["out"] / "gan-rank0"))
+    assert saved._category_counts.tolist() == first
 
 
 # ---------------------------------------------------------------- single process

@@ -242,3 +242,49 @@ def test_cli_shard_usage_errors(model_dir, tmp_path, monkeypatch, capsys, extra,
     for word in words:
         assert word in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_start_leaves_no_manifest(model_dir, tmp_path, monkeypatch):
+    import genaug.sharding as sharding
+
+    def no_cluster(*args, **kwargs):
+        raise OSError("no scheduler at tcp://127.0.0.1:1")
+
+    monkeypatch.setattr(sharding, "_start", no_cluster)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="no scheduler"):
+        sample_shards(model_dir, N, out, shards=SHARDS)  # no seed: it draws one
+    assert not (out / MANIFEST_NAME).exists()  # which would refuse the next run's seed
+
+
+def test_a_text_column_missing_in_a_first_chunk_keeps_one_schema(tmp_path):
+    from genaug._cli_io import write_table
+
+    frames = [
+        pd.DataFrame({"x": [1.0, 2.0], "o": pd.Series([None, None], dtype=object)}),
+        pd.DataFrame({"x": [3.0], "o": pd.Series(["a"], dtype=object)}),
+    ]
+    path = tmp_path / "t.parquet"
+    assert write_table(path, iter(frames)) == 3  # failed: null column, then a string
+    table = pq.read_table(path)
+    assert str(table.schema.field("o").type) == "string"
+    assert table.column("o").to_pylist() == [None, None, "a"]
+
+
+def test_a_finished_job_leaves_no_temporary_file(cluster, model_dir, tmp_path, monkeypatch):
+    import genaug.sharding as sharding
+
+    real_run = sharding._run
+
+    def run_and_leave_a_temp(*args, **kwargs):
+        real_run(*args, **kwargs)
+        # What a worker killed mid-write leaves, its task then retried elsewhere.
+        (args[1][0].parent / f".{shard_name(0)}.k1ll3d.tmp").write_bytes(b"half")
+
+    monkeypatch.setattr(sharding, "_run", run_and_leave_a_temp)
+    out = tmp_path / "out"
+    sample_shards(model_dir, N, out, shards=SHARDS, seed=0,
+                  scheduler_address=cluster.scheduler_address)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [MANIFEST_NAME, *(shard_name(i) for i in range(SHARDS))]
+    )

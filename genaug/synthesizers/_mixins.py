@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+import genaug.distributed as gdist
 from genaug._random import derive_seed, torch_generator
 from genaug._validation import Interval, Options, Satisfies
 from genaug.exceptions import InvalidDataError, InvalidParameterError
@@ -145,6 +146,11 @@ class EarlyStoppingMixin:
         if metric != "detection" and table_with_labels:
             labels = cond[held[:MAX_VALIDATION_ROWS]].argmax(dim=1).cpu().numpy()
             one_class = np.unique(labels).size < 2
+            if self.distributed and gdist.is_initialized():
+                # One metric on every rank: a rank whose held-out rows hold one class makes
+                # all of them fall back (or all raise), else their mean would mix two scores.
+                ranks = gdist.mean_over_ranks({"one_class": float(one_class)}, self.device_)
+                one_class = ranks["one_class"] > 0
             if one_class and metric == "auto":
                 labels = None  # no ROC-AUC on one class: detection instead
             elif one_class:

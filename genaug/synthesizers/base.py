@@ -33,6 +33,7 @@ which one it used.
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import os
 from abc import ABC, abstractmethod
@@ -425,7 +426,10 @@ class BaseSynthesizer(BaseEstimator, ABC):
             With a checkpoint in ``checkpoint_dir``, continue after its epoch instead of
             starting over; the data are encoded again and the fit finishes with the same
             weights, history and samples as a run that was never interrupted (bit for bit on
-            the same device and number of threads). The data, the parameters (``verbose``
+            the same device and number of threads; not under ``distributed=True``, whose
+            checkpoints hold rank 0's random state and batch-norm statistics only, so that a
+            resumed job continues from the same weights and optimizer state but every rank
+            then draws rank 0's noise and batches). The data, the parameters (``verbose``
             aside) and the seed must be those of the interrupted run, or a clear error says
             which differs; an unseeded run resumes with the seed it drew. ``False``
             deletes the checkpoints found there and trains from the start.
@@ -757,6 +761,16 @@ class BaseSynthesizer(BaseEstimator, ABC):
         self, data: torch.Tensor, cond: torch.Tensor | None, seed: int
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """This rank's share of the encoded rows (after checking all ranks have the same)."""
+        params = {k: v for k, v in self._json_params().items() if k != "verbose"}
+        setup = json.dumps(
+            {
+                "codec": self.codec_.to_dict(),
+                "classes": None if self.classes_ is None else [_py(c) for c in self.classes_],
+            },
+            sort_keys=True,
+            default=str,
+        )
+        gdist.check_same_setup(params, setup, self.device_)
         gdist.check_same_data(data, cond, self.device_)
         rows = gdist.shard_indices(data.shape[0], derive_seed(seed, 6), data.device)
         return data[rows], None if cond is None else cond[rows]

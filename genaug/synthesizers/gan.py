@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import genaug.distributed as gdist
 from genaug._validation import Interval, Options, Satisfies, is_int_tuple
 from genaug.exceptions import InvalidParameterError, ModelFileError
 from genaug.models.gan import (
@@ -572,7 +573,13 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
                 count=counts,
                 train_prob=log_freq / per_column[owner] / n_cols,
             )
-        self._category_counts = counts.cpu().numpy()
+        # Counts over the whole training set: under distributed training each rank holds a
+        # shard, and the saved model (the same on every rank) needs all of them.
+        self._category_counts = self._over_all_rows(counts).cpu().numpy()
+        if self._label_category_counts is not None:
+            self._label_category_counts = (
+                self._over_all_rows(torch.as_tensor(self._label_category_counts)).numpy()
+            )
         if getattr(self, "_streaming", False) and columns.numel():
             # Streamed fit (BaseSynthesizer._fit_stream): `data` is a uniform sample of the
             # rows, not the training set; it gives each value's weight for _draw_streamed.
@@ -580,6 +587,12 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         tables["stream"] = getattr(self, "_streaming", False)
         self._tables = tables
         return prepared
+
+    def _over_all_rows(self, counts: torch.Tensor) -> torch.Tensor:
+        """``counts`` summed over the ranks of a distributed fit (unchanged otherwise)."""
+        if self.distributed and gdist.is_initialized():
+            return gdist.sum_over_ranks(counts, self.device_)
+        return counts
 
     def _finish_training(self) -> None:
         super()._finish_training()
