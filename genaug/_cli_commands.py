@@ -127,10 +127,12 @@ def _read_images(args: argparse.Namespace) -> ImageFolder:
     )
 
 
-def _resized_note(folder: ImageFolder) -> str:
+def _resized_note(folder: ImageFolder, image_size: int | None = None) -> str:
+    h, w = folder.images.shape[1:3]
+    if image_size is not None:
+        return f"; every image was brought to {w} x {h} (--image-size)"
     if not folder.resized:
         return ""
-    h, w = folder.images.shape[1:3]
     were = "image of another size was" if folder.resized == 1 else "images of other sizes were"
     return f"; {folder.resized} {were} resized to {w} x {h}"
 
@@ -157,7 +159,7 @@ def run_fit(args: argparse.Namespace) -> int:
         say(
             f"Fitted {type(synthesizer).__name__} on {images.describe()} of {args.data} "
             f"({len(images.classes)} classes: {', '.join(images.classes[:10])})"
-            f"{_resized_note(images)}; saved to {args.output}."
+            f"{_resized_note(images, args.image_size)}; saved to {args.output}."
         )
         return 0
     data = read_table(args.data)
@@ -534,7 +536,7 @@ def _augment_images(args: argparse.Namespace) -> int:
     added = {str(k): v for k, v in counts.items()}
     _printer(args)(
         f"Added {total} synthetic images {added} to the {folder.describe()} of {args.data}"
-        f"{_resized_note(folder)}; wrote {args.output} with {MANIFEST_NAME}."
+        f"{_resized_note(folder, args.image_size)}; wrote {args.output} with {MANIFEST_NAME}."
     )
     return 0
 

@@ -454,7 +454,7 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="alone: the quick benchmark on built-in data (about a minute on 2 CPU cores); "
+        help="alone: the quick benchmark on built-in data (about 30 s on 2 quiet CPU cores); "
         "with --suite: that suite's reduced configuration",
     )
     p.add_argument(

@@ -260,3 +260,12 @@ def test_write_results_writes_both_files_in_a_new_folder_and_prints(tmp_path, ca
     assert json.loads((tmp_path / "new" / "probe.json").read_text()) == {"value": 1.5}
     assert (tmp_path / "new" / "probe.md").read_text() == "# Probe\n"
     assert "# Probe" in capsys.readouterr().out
+
+
+def test_quick_results_record_the_command_that_made_them():
+    from genaug.bench.quick import _command
+
+    assert _command(5, 100, 0, "benchmarks/results") == (
+        "genaug benchmark --quick --out benchmarks/results"
+    )
+    assert _command(2, 3, 7, None) == "genaug benchmark --quick --repeats 2 --epochs 3 --seed 7"

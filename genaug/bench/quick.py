@@ -223,6 +223,7 @@ def _run_quick(repeats, epochs, seed, out_dir, say) -> dict[str, Any]:
         "wall_seconds": time.perf_counter() - started,
         "scores": records,
         "table": table,
+        "command": _command(repeats, epochs, seed, out_dir),
     }
     if out_dir is not None:
         out = Path(out_dir)
@@ -251,6 +252,19 @@ def _table(records: list[dict]) -> str:
     return markdown_table(header, rows)
 
 
+def _command(repeats: int, epochs: int, seed: int, out_dir: str | Path | None) -> str:
+    """The command line that runs this configuration (options at their defaults left out)."""
+    parts = ["genaug benchmark --quick"]
+    for flag, value, default in (
+        ("--repeats", repeats, 5), ("--epochs", epochs, 100), ("--seed", seed, 0),
+    ):
+        if value != default:
+            parts.append(f"{flag} {value}")
+    if out_dir is not None:
+        parts.append(f"--out {out_dir}")
+    return " ".join(parts)
+
+
 def _markdown(result: dict) -> str:
     cfg = result["config"]
     machine = result["machine"]
@@ -266,8 +280,7 @@ def _markdown(result: dict) -> str:
         "",
         f"Machine: {machine['cpu']} ({machine['cpu_count']} CPUs, torch threads "
         f"{machine['torch_threads']}), genaug {machine['genaug']}, torch {machine['torch']}. "
-        f"Wall time {result['wall_seconds']:.0f} s. Command: `genaug benchmark --quick "
-        "--out benchmarks/results`.",
+        f"Wall time {result['wall_seconds']:.0f} s. Command: `{result['command']}`.",
         "",
     ]
     return "\n".join(lines)

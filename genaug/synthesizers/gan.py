@@ -125,9 +125,11 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
     Parameters
     ----------
     epochs : int, default=300
-        Passes over the training data (each of ``n_rows // batch_size`` steps).
+        Passes over the training data (each of ``n_rows // batch_size`` steps, and at least
+        10: see ``batch_size``).
     batch_size : int, default=500
-        Rows per step; a multiple of ``pac``.
+        Rows per step; a multiple of ``pac``. Tables of fewer than ``10 * batch_size`` rows
+        use ``ceil(n_rows / 10)`` so that every epoch has at least 10 steps.
     learning_rate : float, default=2e-4
         Adam's step size, for the generator and the critic.
     weight_decay : float, default=1e-6

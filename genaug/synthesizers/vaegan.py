@@ -49,7 +49,8 @@ class VAEGANSynthesizer(LatentEncoderMixin, EarlyStoppingMixin, BaseSynthesizer)
     epochs : int, default=300
         Passes over the training data.
     batch_size : int, default=500
-        Rows per gradient step.
+        Rows per gradient step; tables of fewer than ``10 * batch_size`` rows use
+        ``ceil(n_rows / 10)`` so that every epoch has at least 10 steps.
     learning_rate : float, default=1e-3
         Adam's step size for the three networks.
     weight_decay : float, default=1e-5
