@@ -31,10 +31,21 @@ def small_table(n: int = 150, seed: int = 0) -> pd.DataFrame:
 def test_detection_of_an_exact_copy_is_chance_not_separable():
     real = small_table(300)
     result = gm.detection_test(real, real.copy(), random_state=0)
-    # Equal rows share a fold, so each held-out fold holds the same rows under both labels.
-    assert result.auc == pytest.approx(0.5) and result.score == 1.0
+    # Copies split over folds with opposite labels: below 0.5, which scores as chance.
+    assert result.auc < 0.5 and result.score == 1.0
     verdict = evaluate(real, real.copy(), metrics="detection").families["detection"].verdict
     assert verdict.startswith("good")
+
+
+def test_detection_sees_collapse_onto_real_rows_and_discrete_frequency_shifts():
+    rng = np.random.default_rng(0)
+    real = small_table(1000)
+    collapsed = pd.concat([real.iloc[[0, 1]]] * 500, ignore_index=True)
+    assert gm.detection_test(real, collapsed, random_state=0).auc > 0.9
+    cats = ["a", "b", "c"]
+    before = pd.DataFrame({"k": rng.choice(cats, 1000, p=[0.8, 0.1, 0.1])})
+    after = pd.DataFrame({"k": rng.choice(cats, 1000, p=[0.1, 0.1, 0.8])})
+    assert gm.detection_test(before, after, random_state=0).auc > 0.8
 
 
 def test_detection_score_counts_an_auc_below_one_half_as_chance():
@@ -109,6 +120,9 @@ def _cases() -> dict:
         # Five equal rows each: k=5 radii of 0, and near-copies 1e-7 away that lie outside.
         "duplicates and near-copies": (dup, dup + rng.normal(size=dup.shape) * 1e-7),
         "copies": (real, real[::-1].copy()),
+        # One reference row far out: a mean centre would move and widen every tolerance.
+        "far reference": (np.r_[real[:-1], [[1e8, 0.0, 0.0]]], fake),
+        "float32": (real.astype(np.float32) + 50, real[::-1].astype(np.float32) + 50),
     }
 
 
@@ -170,6 +184,8 @@ def test_exact_copies_keep_large_integers_apart():
     nullable = pd.DataFrame({"id": pd.array([2**53 + 1, None, 3], dtype="Int64")})
     floats = pd.DataFrame({"id": [float(2**53 + 1), np.nan, 3.0]})
     assert gm.exact_copies(nullable, floats) == 2  # float(2**53 + 1) is 2**53
+    big = pd.DataFrame({"id": pd.Series([2**63], dtype="uint64")})
+    assert gm.exact_copies(big, pd.DataFrame({"id": [2.0**63]})) == 1
 
 
 def test_duplicate_synthetic_column_names_are_named():
@@ -228,3 +244,9 @@ def test_near_copies_count_as_copies_without_a_holdout():
     assert "near-copies" in privacy.verdict
     fresh = evaluate(real, small_table(300, seed=1), metrics="privacy").families["privacy"]
     assert fresh.metrics["near_copy_rate"] == 0.0 and fresh.score == 1.0
+    # Values beyond the real range meet at its end after the encoding's clipping: no copies.
+    rng = np.random.default_rng(2)
+    beyond = small_table(300, seed=3)
+    beyond.loc[:99, "x"] = rng.uniform(200.0, 1e4, 100) + beyond["x"].max()
+    wide = evaluate(real, beyond, metrics="privacy").families["privacy"]
+    assert wide.metrics["near_copy_rate"] == 0.0 and wide.score == 1.0

@@ -458,10 +458,15 @@ def _integer_keys(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             cls = np.zeros(len(col), dtype=np.int64)
     else:
         floats = numeric_values(col) + 0.0
-        # Whole floats below 2**63 in size convert to int64 exactly, to meet equal integers.
-        whole = np.isfinite(floats) & (np.floor(floats) == floats) & (np.abs(floats) < 2.0**63)
+        # Whole floats below 2**63 in size convert to int64 exactly, to meet equal integers;
+        # whole floats in [2**63, 2**64) meet equal uint64 values (class 3, as their bits).
+        whole = np.isfinite(floats) & (np.floor(floats) == floats)
+        signed = whole & (np.abs(floats) < 2.0**63)
+        unsigned = whole & (floats >= 2.0**63) & (floats < 2.0**64)
         bits = np.where(np.isnan(floats), 0.0, floats).view(np.int64)
-        vals = np.where(whole, np.where(whole, floats, 0.0).astype(np.int64), bits)
-        cls = np.where(whole, 0, 1)
+        as_signed = np.where(signed, floats, 0.0).astype(np.int64)
+        as_unsigned = np.where(unsigned, floats, 0.0).astype(np.uint64).view(np.int64)
+        vals = np.where(signed, as_signed, np.where(unsigned, as_unsigned, bits))
+        cls = np.where(signed, 0, np.where(unsigned, 3, 1))
     cls = np.where(missing, 2, cls).astype(np.int64)
     return cls, np.where(missing, 0, vals).astype(np.int64)

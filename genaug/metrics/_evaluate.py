@@ -207,6 +207,23 @@ def _detection_family(
     return FamilyResult(result.score, verdict, metrics)
 
 
+def _inside_range(reference: pd.DataFrame, table: pd.DataFrame, kinds: dict) -> np.ndarray:
+    """Rows of ``table`` whose numeric and datetime values (missing ones aside) lie within the
+    range of ``reference``'s, up to 1e-6 of its scale (float32 rounding of a real value)."""
+    inside = np.ones(len(table), dtype=bool)
+    for name, kind in kinds.items():
+        if kind == enc.CATEGORICAL:
+            continue
+        ref = enc.numeric_values(reference[name])
+        if np.isnan(ref).all():
+            continue
+        lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
+        tol = 1e-6 * max(abs(lo), abs(hi), hi - lo, 1e-300)
+        values = enc.numeric_values(table[name])
+        inside &= ~((values < lo - tol) | (values > hi + tol))  # NaN compares False
+    return inside
+
+
 def _privacy(
     real: pd.DataFrame,
     synth: pd.DataFrame,
@@ -217,15 +234,21 @@ def _privacy(
     holdout_z: np.ndarray | None,
     rng: np.random.Generator,
     plot_data: dict,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray | None],
 ) -> FamilyResult:
     copies = _copy_mask(real, synth, kinds)
     d_synth = nearest(synth_z, real_z, 2)
     spread = float(np.sqrt(np.mean(np.sum((real_z - real_z.mean(axis=0)) ** 2, axis=1))))
     near_tol = _NEAR_COPY * spread
+    idx_r, idx_s, idx_h = rows
+    reference = real.iloc[idx_r]
+    # The encoding clips values to the real rows' range: different values beyond it meet at
+    # the range's end, distance 0, without copying anything. A near-copy lies inside it.
+    inside = _inside_range(reference, synth.iloc[idx_s], kinds)
     metrics = {
         "exact_copies": float(copies.sum()),
         "exact_copy_rate": float(copies.mean()),
-        "near_copy_rate": float(np.mean(d_synth[:, 0] <= near_tol)),
+        "near_copy_rate": float(np.mean((d_synth[:, 0] <= near_tol) & inside)),
         "dcr_synthetic_p05": float(np.quantile(d_synth[:, 0], 0.05)),
         "dcr_synthetic_median": float(np.median(d_synth[:, 0])),
         "nndr_synthetic_median": float(np.median(_nndr(d_synth))),
@@ -238,7 +261,8 @@ def _privacy(
     if holdout is not None and holdout_z is not None:
         base = float(_copy_mask(real, holdout, kinds).mean())
         d_hold = nearest(holdout_z, real_z, 2)
-        base_near = float(np.mean(d_hold[:, 0] <= near_tol))
+        inside_h = _inside_range(reference, holdout.iloc[idx_h], kinds)
+        base_near = float(np.mean((d_hold[:, 0] <= near_tol) & inside_h))
         plot_data["dcr_holdout"] = d_hold[:, 0]
         hp = _holdout_privacy(real_z, synth_z, holdout_z, rng)
         metrics.update(
@@ -461,8 +485,10 @@ def evaluate(
         idx_s = enc.subsample(len(synth), max_rows, space_rng)
         parts = [synth.iloc[idx_s]]
         names = ["synthetic"]
+        idx_h = None
         if holdout is not None:
-            parts.append(holdout.iloc[enc.subsample(len(holdout), max_rows, space_rng)])
+            idx_h = enc.subsample(len(holdout), max_rows, space_rng)
+            parts.append(holdout.iloc[idx_h])
             names.append("real_holdout")
         real_z, zs = enc.encode(
             real.iloc[idx_r],
@@ -471,12 +497,12 @@ def evaluate(
             discrete_columns=discrete_columns,
             others_names=names,
         )
-        space = (real_z, zs[0], zs[1] if holdout is not None else None, idx_r, idx_s)
+        space = (real_z, zs[0], zs[1] if holdout is not None else None, idx_r, idx_s, idx_h)
     space_seconds = timer() - space_start
 
     if "diversity" in families:
         start = timer()
-        real_z, synth_z, _, idx_r, idx_s = space
+        real_z, synth_z, _, idx_r, idx_s, _ = space
         results["diversity"] = _diversity(
             real_z, synth_z, yr, ys, idx_r, idx_s, k, _category_coverage(real, synth, kinds)
         )
@@ -489,9 +515,18 @@ def evaluate(
 
     if "privacy" in families:
         start = timer()
-        real_z, synth_z, hold_z, _, _ = space
+        real_z, synth_z, hold_z, idx_r, idx_s, idx_h = space
         results["privacy"] = _privacy(
-            real, synth, holdout, kinds, real_z, synth_z, hold_z, rngs["privacy"], plot_data
+            real,
+            synth,
+            holdout,
+            kinds,
+            real_z,
+            synth_z,
+            hold_z,
+            rngs["privacy"],
+            plot_data,
+            (idx_r, idx_s, idx_h),
         )
         results["privacy"].seconds = (
             timer() - start + (0.0 if "diversity" in families else space_seconds)

@@ -50,13 +50,19 @@ def _exact_sq(query: np.ndarray, ref: np.ndarray, rows: np.ndarray, cols: np.nda
 
 @dataclass
 class _Pair:
-    """Query and reference rows, as given and centred on the reference mean."""
+    """Query and reference rows, in float64, as given and centred on the reference median."""
 
     query: np.ndarray
     ref: np.ndarray
 
     def __post_init__(self) -> None:
-        centre = self.ref.mean(axis=0) if self.ref.shape[0] else 0.0
+        # float64: the tolerance (1e-12 of the norms) is below float32's resolution.
+        same = self.ref is self.query
+        self.query = np.asarray(self.query, dtype=np.float64)
+        self.ref = self.query if same else np.asarray(self.ref, dtype=np.float64)
+        # The median, not the mean: one far outlier would move a mean away from every other
+        # row, and the norms (and the tolerance) with it.
+        centre = np.median(self.ref, axis=0) if self.ref.shape[0] else 0.0
         self.query_c = self.query - centre
         self.ref_c = self.query_c if self.query is self.ref else self.ref - centre
         self.query_sq = _sq_norms(self.query_c)
@@ -224,7 +230,7 @@ def scan_balls(
         # Only rows with a copy or near-copy among the references hold entries at or below 0.
         fix = np.flatnonzero(row_min <= 0.0)
         if fix.size:
-            _recompute_near(d2, row_min, fix, query[lo:hi], ref)
+            _recompute_near(d2, row_min, fix, pair.query[lo:hi], pair.ref)
         inside = d2 <= radius_sq[None, :]
         in_any[lo:hi] = inside.any(axis=1)
         n_balls[lo:hi] = inside.sum(axis=1)
