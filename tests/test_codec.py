@@ -475,3 +475,45 @@ def test_mode_encoding_of_huge_and_tiny_magnitudes_keeps_the_values():
         back = codec.inverse_transform(codec.transform(frame, random_state=0))
         assert back["a"].notna().all()
         assert np.median(np.abs(back["a"] - frame["a"]) / np.abs(frame["a"])) < 0.05
+
+
+def test_float_noise_near_zero_keeps_a_columns_decimals():
+    values = np.r_[np.round(np.random.default_rng(0).normal(100, 10, 99), 2), 0.1 + 0.2 - 0.3]
+    codec = TabularCodec().fit(pd.DataFrame({"x": values}))
+    assert codec.columns_[0]["decimals"] == 2
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "Europe/Berlin"])
+def test_dates_in_a_time_zone_decode_at_local_midnight(zone):
+    days = pd.date_range("2021-01-01", periods=300, freq="D").tz_localize(zone)
+    frame = pd.DataFrame({"d": days})
+    codec = TabularCodec(random_state=0).fit(frame)
+    z = codec.transform(frame, random_state=0)
+    noisy = z + np.random.default_rng(0).normal(0, 0.05, z.shape).astype(z.dtype)
+    back = codec.inverse_transform(noisy)["d"]
+    wall = back.dt.tz_localize(None)
+    assert back.dt.tz is not None and (wall == wall.dt.normalize()).all()
+
+
+def test_dateutil_time_zones_survive_the_state():
+    dateutil_tz = pytest.importorskip("dateutil.tz")
+    zone = dateutil_tz.gettz("Europe/Berlin")
+    stamps = pd.Series(pd.date_range("2021-03-01", periods=40, freq="D")).dt.tz_localize(zone)
+    frame = pd.DataFrame({"d": stamps, "e": stamps})
+    codec = TabularCodec(discrete_columns=["e"], random_state=0).fit(frame)
+    again = TabularCodec.from_dict(json.loads(json.dumps(codec.to_dict())))
+    back = again.inverse_transform(again.transform(frame, random_state=0))
+    assert (back["e"] == frame["e"]).all() and str(back["d"].dt.tz).endswith("Europe/Berlin")
+
+
+def test_point_masses_saved_as_floats_by_older_files_still_match():
+    frame = pd.DataFrame({"t": pd.to_datetime([1_600_000_000_123_456_789] * 60 + list(
+        range(1_600_000_000_000_000_000, 1_600_000_000_000_000_000 + 40 * 10**9, 10**9)))})
+    codec = TabularCodec(random_state=0).fit(frame)
+    state = codec.to_dict()
+    column = state["columns"][0]
+    column["point_masses"] = [float(v) for v in column["point_masses"]]  # as before
+    column["min"], column["max"] = float(column["min"]), float(column["max"])
+    old = TabularCodec.from_dict(json.loads(json.dumps(state)))
+    encoded = old.transform(frame.head(1), random_state=0)
+    assert encoded[0, 0] == 1.0  # the point mass's mode, not the continuous part

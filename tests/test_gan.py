@@ -524,3 +524,15 @@ def test_labels_of_conditioned_rows_follow_the_condition(tmp_path):
     syn.save(str(tmp_path / "m"))  # the counts are saved
     _, again = genaug.load(str(tmp_path / "m")).sample(4000, conditions={"k": "a"}, random_state=0)
     assert again.equals(labels)
+
+
+def test_a_condition_no_training_row_holds_keeps_the_class_rates():
+    syn = _tiny(epochs=1)
+    from .conftest import make_labelled
+
+    X, y = make_labelled(300)
+    syn.fit(X, y)
+    syn._label_category_counts[:, :] = 0  # as for a value only in early stopping's held-out rows
+    assert syn._label_weights({"k": "a"}) is None
+    _, labels = syn.sample(50, conditions={"k": "a"}, random_state=0)
+    assert len(labels) == 50

@@ -421,3 +421,26 @@ def test_the_priors_draw_gathers_rows_where_products_may_round(monkeypatch, exac
         got = prior.draw(c, eps)
     assert bool(gathered) is not exact
     assert torch.equal(got, _exact_lookup(prior, c, eps))
+
+
+def test_an_interrupted_fit_leaves_the_model_unfitted():
+    class _Interrupted(VAESynthesizer):
+        def _train_step(self, x, c, optimizers, generator):
+            raise KeyboardInterrupt
+
+    X, y = make_labelled(n=100)
+    syn = _Interrupted(random_state=0, **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        syn.fit(X, y)
+    with pytest.raises(NotFittedError):
+        syn.sample(5)
+
+
+def test_a_tuple_label_name_survives_save(tmp_path):
+    import genaug
+
+    X, y = make_labelled(200)
+    syn = VAESynthesizer(random_state=0, **FAST).fit(X, y.rename(("t", "y")))
+    syn.save(str(tmp_path / "m"))
+    _, ys = genaug.load(str(tmp_path / "m")).sample(3, random_state=0)
+    assert ys.name == ("t", "y")

@@ -110,7 +110,10 @@ def _decimals(values: np.ndarray) -> int | None:
     """
     if values.size == 0:
         return 0
-    tolerance = 1e-9 * np.abs(values)
+    magnitude = np.abs(values)
+    # Relative to each value, so that 1e-10 is not rounded to 0; but at least 1e-18 of the
+    # column's largest, so that float noise such as 0.1 + 0.2 - 0.3 (5.6e-17) still rounds.
+    tolerance = 1e-9 * np.maximum(magnitude, 1e-9 * magnitude.max())
     for d in range(_MAX_DECIMALS + 1):
         if np.all(np.abs(np.round(values, d) - values) <= tolerance):
             return d
@@ -143,7 +146,7 @@ def _encode_value(value: Any, column: Any) -> Any:
         return value if math.isfinite(value) else {"type": "float", "value": repr(value)}
     if isinstance(value, pd.Timestamp):
         tag = {"type": "timestamp", "value": value.isoformat(), "unit": value.unit}
-        return tag if value.tz is None else {**tag, "tz": str(value.tz)}
+        return tag if value.tz is None else {**tag, "tz": _tz_name(value.tz)}
     if isinstance(value, datetime.datetime):
         return {"type": "datetime", "value": value.isoformat()}
     if isinstance(value, datetime.date):
@@ -157,6 +160,18 @@ def _encode_value(value: Any, column: Any) -> Any:
         "cannot hold; convert the column before fitting (for example with .astype(str), or "
         "pd.to_datetime for dates)."
     )
+
+
+def _tz_name(tz: Any) -> str:
+    """A name of ``tz`` that pandas parses back: dateutil zones print as
+    ``tzfile('/usr/share/zoneinfo/Europe/Berlin')``, which it does not."""
+    for name in (getattr(tz, "key", None), getattr(tz, "zone", None)):
+        if isinstance(name, str):
+            return name
+    filename = getattr(tz, "_filename", None)
+    if isinstance(filename, str) and "zoneinfo/" in filename:
+        return "dateutil/" + filename.split("zoneinfo/", 1)[1]
+    return str(tz)
 
 
 def _decode_value(value: Any) -> Any:
@@ -515,7 +530,7 @@ class TabularCodec:
         info: dict[str, Any] = {
             "name": _py(name),
             "kind": "datetime" if is_datetime else "numeric",
-            "dtype": str(col.dtype),
+            "dtype": _dtype_name(col.dtype),
             "has_missing": bool(missing.any()),
             "point_masses": [scalar(v) for v in point_masses],
             "min": scalar(exact.min()),
@@ -528,7 +543,14 @@ class TabularCodec:
         }
         if is_datetime:
             # Decoded values are rounded to it: a column of dates comes back as dates.
-            info["resolution"] = _resolution(exact)
+            # Of the wall-clock values in the column's own zone: dates in Tokyo are midnights
+            # there, 15:00 in UTC.
+            stamps = col[~missing]
+            if getattr(stamps.dt, "tz", None) is not None:
+                stamps = stamps.dt.tz_localize(None)
+            info["resolution"] = _resolution(
+                stamps.to_numpy().astype("datetime64[ns]").astype(np.int64)
+            )
         if rest.size == 0:
             return info
         if self.continuous_encoding == "quantile":
@@ -721,8 +743,13 @@ class TabularCodec:
             if not is_datetime and _is_datetime_dtype(col.dtype):
                 # numpy would read the datetimes as numbers of nanoseconds.
                 raise TypeError("datetimes are not numbers")
-            if info["integer"] and not _float_exact(info) and (
-                is_datetime or pd.api.types.is_integer_dtype(col.dtype)
+            # Files saved before exact integers hold float point masses: matched as floats.
+            exact_state = all(isinstance(v, int) for v in info["point_masses"])
+            if (
+                info["integer"]
+                and not _float_exact(info)
+                and exact_state
+                and (is_datetime or pd.api.types.is_integer_dtype(col.dtype))
             ):
                 # Beyond 2**53 the point masses are found among the integers themselves.
                 exact, missing = self._integer_values(col, is_datetime)
@@ -1322,6 +1349,8 @@ def _dtype_name(dtype: Any) -> str:
     """
     if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
         return f"string[{dtype.storage}]"
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return f"datetime64[{dtype.unit}, {_tz_name(dtype.tz)}]"  # dateutil zones
     return str(dtype)
 
 
@@ -1337,10 +1366,16 @@ def _restore_datetime(ns: np.ndarray, present: np.ndarray, info: dict) -> pd.Ser
     """Datetimes from UTC nanoseconds, rounded to the column's resolution (a column of dates
     comes back as dates), missing where not ``present``."""
     resolution = info.get("resolution") or 1  # files from before resolutions have none
+    target = _saved_dtype(info["dtype"])
     if resolution > 1:
         _, lo, hi = _integer_range(info)
-        low, rest = np.divmod(ns, resolution)
-        low *= resolution
+        # Rounded in the column's wall-clock time (its zone's offset at each value).
+        offset = np.zeros_like(ns)
+        if isinstance(target, pd.DatetimeTZDtype):
+            utc = pd.DatetimeIndex(np.clip(ns, lo, hi).astype("datetime64[ns]"), tz="UTC")
+            offset = utc.tz_convert(target.tz).tz_localize(None).asi8 - utc.asi8
+        low, rest = np.divmod(ns + offset, resolution)
+        low = low * resolution - offset
         # Up to the next multiple only where it stays in the range: no int64 overflow.
         below = np.int64(max(hi - resolution, np.iinfo(np.int64).min))
         ns = low + np.where((2 * rest >= resolution) & (low <= below), resolution, 0)
@@ -1348,7 +1383,6 @@ def _restore_datetime(ns: np.ndarray, present: np.ndarray, info: dict) -> pd.Ser
     stamps = ns.astype("datetime64[ns]")
     stamps[~present] = np.datetime64("NaT")
     series = pd.Series(stamps)
-    target = _saved_dtype(info["dtype"])
     if target is None:  # e.g. an Arrow timestamp without pyarrow
         return series
     if isinstance(target, pd.DatetimeTZDtype):

@@ -60,6 +60,7 @@ from genaug.data.tabular import (
     _decode_name,
     _dtype_name,
     _encode_name,
+    _is_saved_name,
     _saved_dtype,
     check_table,
 )
@@ -154,6 +155,15 @@ _COMMON_CONSTRAINTS: dict[str, list] = {
     "distributed": [Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a bool")],
     "precision": [Options(("float32", "bfloat16"))],
 }
+
+
+def _encode_label_name(name: Any) -> Any:
+    """``y``'s name as a model file holds it (a tuple tagged); a name it cannot hold is not
+    saved (the labels then come back unnamed, as from an array)."""
+    try:
+        return _encode_name(name) if name is not None else None
+    except InvalidDataError:
+        return None
 
 
 def _first_non_finite(modules: Mapping[str, nn.Module]) -> str | None:
@@ -460,7 +470,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
             if is_stream_source(X):
                 return self._fit_stream(X, y, checkpoint_dir=checkpoint_dir)
             return self._fit_in_memory(X, y, checkpoint_dir, checkpoint_every, resume)
-        except Exception:
+        except BaseException:
             # A half-fitted model (diverged weights, a codec without networks) must not
             # sample: sample() then says that it is not fitted.
             self._forget_fit()
@@ -761,14 +771,22 @@ class BaseSynthesizer(BaseEstimator, ABC):
         self, data: torch.Tensor, cond: torch.Tensor | None, seed: int
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """This rank's share of the encoded rows (after checking all ranks have the same)."""
-        params = {k: v for k, v in self._json_params().items() if k != "verbose"}
+        # device may name each rank's own GPU ("cuda:LOCAL_RANK").
+        params = {
+            k: v for k, v in self._json_params().items() if k not in ("verbose", "device")
+        }
+        # The codec's fitted state as it is (to_dict refuses categories a file cannot hold,
+        # which an unsaved model may have).
+        columns = getattr(self.codec_, "columns_", None)  # tables; an image codec's state
         setup = json.dumps(
             {
-                "codec": self.codec_.to_dict(),
+                "codec": self.codec_.to_dict()
+                if columns is None
+                else [{k: v for k, v in info.items() if k != "_spans"} for info in columns],
                 "classes": None if self.classes_ is None else [_py(c) for c in self.classes_],
             },
             sort_keys=True,
-            default=str,
+            default=repr,
         )
         gdist.check_same_setup(params, setup, self.device_)
         gdist.check_same_data(data, cond, self.device_)
@@ -1243,6 +1261,7 @@ class BaseSynthesizer(BaseEstimator, ABC):
                 "classes": [_py(c) for c in self.classes_],
                 "prior": [float(p) for p in self.class_prior_],
                 **self._label_meta,
+                "name": _encode_label_name(self._label_meta["name"]),
             }
         return {
             "seed": int(self.seed_),
@@ -1405,7 +1424,9 @@ class BaseSynthesizer(BaseEstimator, ABC):
             if not np.all(self.classes_[1:] > self.classes_[:-1]):
                 raise ModelFileError("config.json's class labels are not sorted and distinct.")
             self._label_meta = {k: labels[k] for k in ("name", "dtype", "array_dtype")}
-            if labels["name"] is not None and not isinstance(labels["name"], (str, int, float)):
+            # A tuple name (MultiIndex labels) is saved tagged, as the codec's column names.
+            name = self._label_meta["name"] = _decode_name(labels["name"])
+            if name is not None and not _is_saved_name(name):
                 raise ModelFileError("config.json's label name is not a name.")
             if labels.get("categories") is not None:
                 categories, ordered = labels["categories"], labels.get("ordered")

@@ -829,7 +829,10 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
             if weights.sum() <= 0:
                 shares = per_value / np.maximum(per_value.sum(axis=0), 1.0)
                 weights = shares.mean(axis=1)
-        return weights / weights.sum()
+        total = weights.sum()
+        if not (np.isfinite(total) and total > 0):
+            return None  # no training row holds the values (early stopping's held-out ones)
+        return weights / total
 
     def _extra_state(self) -> dict[str, Any]:
         table = getattr(self, "_label_category_counts", None)
