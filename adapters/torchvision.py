@@ -165,8 +165,10 @@ class SyntheticDataset(Dataset):
             self.seed_ = synthesizer.sample_seed()
         else:
             self.seed_ = resolve_seed(random_state)
-        # The type of the real data set's targets, when augment_dataset found them tensors.
+        # The dtype and shape of the real data set's targets, when augment_dataset found them
+        # tensors (a TensorDataset's labels may be 0-d or of shape (1,)).
         self._target_dtype: torch.dtype | None = None
+        self._target_shape: tuple[int, ...] = ()
         self._labeled = getattr(synthesizer, "classes_", None) is not None
         self.labels = self._plan_labels(y)
         # Integer images come back as PIL images, as torchvision's own data sets give them.
@@ -278,7 +280,7 @@ class SyntheticDataset(Dataset):
             return image
         target = _scalar(labels[j])
         if self._target_dtype is not None:
-            target = torch.tensor(target, dtype=self._target_dtype)
+            target = torch.tensor(target, dtype=self._target_dtype).reshape(self._target_shape)
         if self.target_transform is not None:
             target = self.target_transform(target)
         return image, target
@@ -528,15 +530,18 @@ def augment_dataset(
     )
     # Targets of the real data set's kind: a DataLoader cannot collate tensor targets (a
     # TensorDataset's) with Python ints in one batch.
-    synthetic._target_dtype = _tensor_target_dtype(real_dataset)
+    like = _tensor_target(real_dataset)
+    if like is not None:
+        synthetic._target_dtype, synthetic._target_shape = like.dtype, tuple(like.shape)
     return AugmentedDataset(real_dataset, synthetic)
 
 
-def _tensor_target_dtype(dataset: Any) -> torch.dtype | None:
-    """The dtype of the real items' targets when they are tensors (read from the first item)."""
+def _tensor_target(dataset: Any) -> torch.Tensor | None:
+    """The first real item's target when it is a one-value tensor (its dtype and shape are
+    given to the synthetic targets), else ``None``."""
     if _is_folder(dataset) or len(dataset) == 0:
         return None  # a DatasetFolder's targets are ints
     item = dataset[0]
     if isinstance(item, (tuple, list)) and len(item) >= 2 and isinstance(item[1], torch.Tensor):
-        return item[1].dtype
+        return item[1] if item[1].numel() == 1 else None
     return None

@@ -25,6 +25,7 @@ from genaug._cli_io import (
     MANIFEST_NAME,
     ImageFolder,
     UsageError,
+    arrow_types,
     check_columns,
     check_model_output,
     check_output,
@@ -338,7 +339,7 @@ def run_sample(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size or TABLE_CHUNK,
     )
     with tqdm(total=n, unit="row", desc="sample", disable=not args.verbose) as bar:
-        rows = write_table(args.output, _frames(chunks, bar))
+        rows = write_table(args.output, _frames(chunks, bar), null_types=arrow_types(model))
     _printer(args)(f"Wrote {rows} synthetic rows to {args.output}.")
     return 0
 
@@ -459,7 +460,15 @@ def run_augment(args: argparse.Namespace) -> int:
         # A Parquet file's index (e.g. ids): not modelled, kept for the real rows as the
         # leading column(s), empty on synthetic ones.
         ids = data.index.to_frame(index=False)
-        ids.columns = [str(c) if c is not None else "index" for c in ids.columns]
+        names = data.index.names
+        ids.columns = [
+            str(n) if n is not None else ("index" if len(names) == 1 else f"level_{i}")
+            for i, n in enumerate(names)
+        ]
+        # Nullable dtypes before the empty synthetic rows are added: int64 ids through
+        # float64 would lose their digits beyond 2**53 (and print as 100.0).
+        kinds = {c: ids[c].dtype.kind for c in ids}
+        ids = ids.astype({c: _NULLABLE[k] for c, k in kinds.items() if k in _NULLABLE})
         clash = sorted(set(ids.columns) & set(out.columns))
         if clash:
             raise InvalidDataError(
@@ -480,6 +489,9 @@ def run_augment(args: argparse.Namespace) -> int:
         f"{len(X)} rows of {args.data}; wrote {args.output}."
     )
     return 0
+
+
+_NULLABLE = {"i": "Int64", "u": "UInt64", "b": "boolean"}
 
 
 def _is_default_index(index: pd.Index) -> bool:

@@ -556,17 +556,21 @@ _CSV_MISSING = frozenset(
 # Numbers written with a leading zero ("00501", "+0.5" is fine): identifiers such as zip
 # codes, which a numeric column would rewrite ("501").
 _LEADING_ZERO = r"^\s*[+-]?0\d"
+_CSV_BOOLS = {"True": True, "False": False, "TRUE": True, "FALSE": False, "true": True,
+              "false": False}
 
 
 def _read_csv(path: str | os.PathLike) -> pd.DataFrame:
     """A CSV file as pandas reads it, but with its text kept as written.
 
-    Only empty cells are missing in text columns, and a column whose numbers have leading
-    zeros stays text, so that ``augment`` gives the real rows back unchanged; a column of
-    numbers with missing markers (``NA``, ``NULL``...) is numeric with those cells missing.
+    Only empty cells are missing in text columns, and a column of integers written with
+    leading zeros stays text, so that ``augment`` gives the real rows back unchanged; a
+    column of numbers (or of True/False) with missing markers (``NA``, ``NULL``...) is
+    numeric (boolean) with those cells missing. A column of markers only stays text.
     """
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    numeric = [c for c in frame.columns if frame[c].dtype.kind in "iuf"]
+    # low_memory=False: one type per column, not one per block of rows.
+    options = {"keep_default_na": False, "na_values": [""], "low_memory": False}
+    frame = pd.read_csv(path, **options)
     for name in frame.columns:
         column = frame[name]
         if column.dtype.kind in "iufb" or isinstance(column.dtype, pd.CategoricalDtype):
@@ -574,17 +578,27 @@ def _read_csv(path: str | os.PathLike) -> pd.DataFrame:
         marked = column.isin(_CSV_MISSING)
         if not marked.any():
             continue
-        given = column[~marked & column.notna()]
-        as_numbers = pd.to_numeric(given, errors="coerce")
-        if as_numbers.notna().all() and not given.str.match(_LEADING_ZERO).any():
+        given = column[~marked & column.notna()].astype(str)
+        if given.empty:
+            continue
+        if given.isin(_CSV_BOOLS).all():
+            frame[name] = column.mask(marked).map(_CSV_BOOLS).astype("boolean")
+        elif pd.to_numeric(given, errors="coerce").notna().all() and not (
+            given.str.match(_LEADING_ZERO).any()
+        ):
             frame[name] = pd.to_numeric(column.mask(marked), errors="coerce")
-    if numeric:
-        text = pd.read_csv(
-            path, usecols=numeric, dtype=str, keep_default_na=False, na_values=[""]
-        )
-        for name in numeric:
-            if text[name].str.match(_LEADING_ZERO).fillna(False).any():
-                frame[name] = text[name]
+    integers = [c for c in frame.columns if frame[c].dtype.kind in "iu"]
+    if integers:
+        text = pd.read_csv(path, usecols=integers, dtype=str, **options)
+        for name in integers:
+            written = text[name]
+            # The text of an integer is longer than its digits only with a sign, spaces or
+            # leading zeros: the pattern runs on those rows alone.
+            longer = written.str.len().to_numpy() > np.char.str_len(
+                frame[name].to_numpy().astype(str)
+            )
+            if longer.any() and written[longer].str.match(_LEADING_ZERO).any():
+                frame[name] = written
     return frame
 
 
@@ -719,13 +733,14 @@ class _CsvChunkWriter:
 class _ParquetChunkWriter:
     """Writes frames as the row groups of one Parquet file, with the first frame's schema."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, null_types: dict[str, Any] | None = None) -> None:
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError as exc:
             raise UsageError(f"cannot write {str(path)!r}: {_PARQUET_HINT}.") from exc
         self._pa, self._pq = pa, pq
+        self._null_types = null_types or {}
         self.path = path
         self.rows = 0
         self._schema = None
@@ -737,10 +752,13 @@ class _ParquetChunkWriter:
         table = self._pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
         if self._writer is None:
             pa = self._pa
-            # A text column with no value in the first chunk is typed null, which later
-            # chunks' strings (and other shards' schemas) would not match: text it is.
+            # A column with no value in the first chunk is typed null, which later chunks'
+            # values (and other shards' schemas) would not match: it takes the type of its
+            # values as the model knows them (null_types), else text.
             fields = [
-                field.with_type(pa.string()) if pa.types.is_null(field.type) else field
+                field.with_type(self._null_types.get(field.name, pa.string()))
+                if pa.types.is_null(field.type)
+                else field
                 for field in table.schema
             ]
             schema = pa.schema(fields, metadata=table.schema.metadata)
@@ -759,7 +777,32 @@ class _ParquetChunkWriter:
 _WRITERS = {"csv": _CsvChunkWriter, "parquet": _ParquetChunkWriter}
 
 
-def write_table(path: str | os.PathLike, frames: Iterable[pd.DataFrame], option: str = "-o") -> int:
+def arrow_types(model: Any) -> dict[str, Any]:
+    """The Arrow type of each categorical column's values, from a table model's codec.
+
+    For :func:`write_table`'s ``null_types``: an object column of a model (bools, ints or
+    text with missing values) may have no value in a first chunk.
+    """
+    import pyarrow as pa
+
+    types = {}
+    for info in getattr(model.codec_, "columns_", []):
+        if info["kind"] != "categorical":
+            continue
+        values = [c for c in info["categories"] if c is not None]
+        try:
+            types[str(info["name"])] = pa.array(values).type
+        except (pa.ArrowException, TypeError, ValueError):
+            continue  # mixed types: text, as without a hint
+    return types
+
+
+def write_table(
+    path: str | os.PathLike,
+    frames: Iterable[pd.DataFrame],
+    option: str = "-o",
+    null_types: dict[str, Any] | None = None,
+) -> int:
     """Write ``frames`` one after another into the table file ``path``, atomically.
 
     The frames are written to a temporary file beside ``path`` (CSV: appended; Parquet: one
@@ -774,6 +817,9 @@ def write_table(path: str | os.PathLike, frames: Iterable[pd.DataFrame], option:
         Chunks with the same columns; consumed lazily, so memory is bounded by one chunk.
     option : str, default="-o"
         Name of the option, for error messages.
+    null_types : dict, optional
+        Parquet: the Arrow type of a column whose first chunk holds no value (see
+        :func:`arrow_types`); text by default.
 
     Returns
     -------
@@ -785,7 +831,9 @@ def write_table(path: str | os.PathLike, frames: Iterable[pd.DataFrame], option:
 
     def write(tmp: Path) -> None:
         nonlocal rows
-        writer = writer_class(tmp)
+        writer = writer_class(tmp) if writer_class is _CsvChunkWriter else writer_class(
+            tmp, null_types
+        )
         try:
             for frame in frames:
                 writer.write(frame)

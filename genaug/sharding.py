@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from genaug._cli_io import chunk_frame, write_table
+from genaug._cli_io import arrow_types, chunk_frame, write_table
 from genaug._random import derive_seed, resolve_seed
 from genaug._version import __version__
 from genaug.data.images import ImageCodec
@@ -313,7 +313,8 @@ def _write_shard(
     chunks = model.iter_sample(
         n, y, conditions=conditions, random_state=seed, chunk_size=chunk_size
     )
-    return write_table(path, (chunk_frame(chunk) for chunk in chunks))
+    frames = (chunk_frame(chunk) for chunk in chunks)
+    return write_table(path, frames, null_types=arrow_types(model))
 
 
 def local_cluster(workers: int) -> Any:
@@ -536,6 +537,11 @@ def sample_shards(
             # A run that wrote no shard (no cluster, a failing first task) leaves no manifest
             # of its own behind: it would hold a drawn seed that refuses the next run.
             if created and not any(path.is_file() for path in paths):
+                # With the temporary files of the tasks it interrupted: a folder of those
+                # alone would be refused as not genaug's.
+                for path in out.iterdir():
+                    if _is_temp(path.name):
+                        path.unlink(missing_ok=True)
                 manifest.unlink(missing_ok=True)
             raise
         # A worker killed mid-write leaves its temporary file even when the retry succeeds.

@@ -716,17 +716,15 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             X_res, y_res = augmenter.fit_resample(X_tr, y_tr)
             y_res_arr = np.asarray(y_res)
             n_tr = len(train)
-            n_new = sum(_scaled(planned, label, strengths[-1]) for label in planned)
-            if len(y_res_arr) != n_tr + n_new or not np.array_equal(
-                y_res_arr[:n_tr], np.asarray(y_tr)
-            ):
-                # A combined sampler (SMOTEENN, SMOTETomek) also removes rows: the candidates
-                # below would not be the training rows plus k synthetic ones.
+            if len(y_res_arr) < n_tr or not np.array_equal(y_res_arr[:n_tr], np.asarray(y_tr)):
+                # A combined sampler (SMOTEENN, SMOTETomek) may remove or reorder rows: the
+                # candidates below would not be the training rows plus k synthetic ones.
+                # (ADASYN and KMeansSMOTE add roughly the asked number: the quotas cope.)
                 raise InvalidParameterError(
                     f"validation='auto' needs the augmenter to return the training rows first, "
-                    f"then the new ones; {type(augmenter).__name__} returned {len(y_res_arr)} "
-                    f"rows for {n_tr} training rows and {n_new} new ones. Use validation=None "
-                    "with a sampler that also removes rows."
+                    f"in order, then the new ones; {type(augmenter).__name__} returned "
+                    f"{len(y_res_arr)} rows for {n_tr} training rows, not starting with them. "
+                    "Use validation=None with a sampler that removes or reorders rows."
                 )
             _, codes = np.unique(y_res_arr[n_tr:], return_inverse=True)
             rank = pd.Series(codes).groupby(codes).cumcount().to_numpy()

@@ -958,3 +958,39 @@ def test_evaluate_on_image_folders_refuses_table_options(images, extra, code, wo
     assert main(["evaluate", str(images["root"]), str(images["root"]), *extra]) == code
     _one_error_line(capsys.readouterr().err, *words)
 
+
+
+def test_csv_markers_in_bool_and_text_columns(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("flag,country,zip\nTrue,NA,00501\nNA,NA,10001\nFalse,NA,02134\n")
+    frame = cli_io.read_table(path)
+    assert str(frame["flag"].dtype) == "boolean" and frame["flag"].isna().tolist() == [
+        False, True, False
+    ]
+    assert frame["country"].tolist() == ["NA"] * 3  # a Namibia-only extract stays text
+    assert frame["zip"].tolist() == ["00501", "10001", "02134"]
+
+
+def test_augment_keeps_big_integer_and_unnamed_index_values(tmp_path):
+    data = _table(80)
+    data.index = pd.Index(2**60 + np.arange(80) * 7)  # unnamed, beyond float64's integers
+    path = tmp_path / "in.parquet"
+    data.to_parquet(path)
+    out = tmp_path / "out.csv"
+    args = ["augment", str(path), "--label", "label", "--epochs", "1", "--seed", "0", "-q"]
+    assert main([*args, "-o", str(out)]) == 0
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert written.columns[0] == "index"
+    assert written["index"][:80].tolist() == [str(2**60 + i * 7) for i in range(80)]
+
+
+def test_parquet_columns_missing_in_a_first_chunk_take_the_models_type(tmp_path):
+    frames = [
+        pd.DataFrame({"b": pd.Series([None, None], dtype=object)}),
+        pd.DataFrame({"b": pd.Series([True, None], dtype=object)}),
+    ]
+    path = tmp_path / "t.parquet"
+    import pyarrow as pa
+
+    assert cli_io.write_table(path, iter(frames), null_types={"b": pa.bool_()}) == 4
+    assert pq.read_table(path).column("b").to_pylist() == [None, None, True, None]

@@ -288,3 +288,17 @@ def test_a_finished_job_leaves_no_temporary_file(cluster, model_dir, tmp_path, m
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [MANIFEST_NAME, *(shard_name(i) for i in range(SHARDS))]
     )
+
+
+def test_an_interrupted_first_run_leaves_an_empty_folder(model_dir, tmp_path, monkeypatch):
+    import genaug.sharding as sharding
+
+    def interrupted(*args, **kwargs):
+        (args[1][0].parent / f".{shard_name(0)}.k1ll3d.tmp").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sharding, "_run", interrupted)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        sample_shards(model_dir, N, out, shards=SHARDS, seed=0)
+    assert list(out.iterdir()) == []  # a rerun is not refused by a temporary file

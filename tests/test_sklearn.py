@@ -531,3 +531,12 @@ def test_input_tags_need_both_the_augmenter_and_the_estimator():
         HistGradientBoostingClassifier(), SyntheticAugmenter(tiny_vae())
     )
     assert get_tags(with_genaug).input_tags.allow_nan
+
+
+def test_auto_accepts_over_samplers_that_add_about_the_asked_rows():
+    from imblearn.over_sampling import ADASYN
+
+    X, y = binary()
+    clf = AugmentedClassifier(LogisticRegression(), ADASYN(random_state=0), validation="auto",
+                              random_state=0).fit(X, y)
+    assert set(clf.validation_scores_) == {0.0, 0.25, 0.5, 1.0}

@@ -244,6 +244,10 @@ def test_fit_from_any_dataset_of_image_label_pairs():
     assert isinstance(label, torch.Tensor) and label.dtype == y.dtype
     targets = torch.cat([batch[1] for batch in DataLoader(aug, batch_size=50)])
     assert torch.equal(targets, torch.cat([y, torch.tensor([0, 0, 1, 1, 2, 2])]))
+    column = TensorDataset(X, y[:, None])  # targets of shape (1,): the same for synthetic ones
+    batch = list(DataLoader(augment_dataset(column, syn, n_per_class=1, random_state=0),
+                            batch_size=51))[-1]
+    assert batch[1].shape == (51, 1)
     unlabeled = fit_from_dataset(tiny_vae(random_state=0), TensorDataset(X), labels=False)
     assert unlabeled.classes_ is None
     with pytest.raises(InvalidDataError, match="labels=False"):
