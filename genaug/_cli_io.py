@@ -560,6 +560,16 @@ _CSV_BOOLS = {"True": True, "False": False, "TRUE": True, "FALSE": False, "true"
               "false": False}
 
 
+def _all_whole(values: np.ndarray) -> bool:
+    """Whether the present values are whole numbers within int64's range."""
+    present = values[~np.isnan(values)]
+    return bool(
+        present.size
+        and np.all(np.abs(present) < 2.0**63)
+        and np.all(np.floor(present) == present)
+    )
+
+
 def _read_csv(path: str | os.PathLike) -> pd.DataFrame:
     """A CSV file as pandas reads it, but with its text kept as written.
 
@@ -587,16 +597,25 @@ def _read_csv(path: str | os.PathLike) -> pd.DataFrame:
             given.str.match(_LEADING_ZERO).any()
         ):
             frame[name] = pd.to_numeric(column.mask(marked), errors="coerce")
-    integers = [c for c in frame.columns if frame[c].dtype.kind in "iu"]
-    if integers:
-        text = pd.read_csv(path, usecols=integers, dtype=str, **options)
-        for name in integers:
+    # Columns of whole numbers (a float column of them has missing cells: zip codes with
+    # gaps); fractions written with leading zeros ("007.5") are left to the parser.
+    whole = [
+        c
+        for c in frame.columns
+        if frame[c].dtype.kind in "iu"
+        or (frame[c].dtype.kind == "f" and _all_whole(frame[c].to_numpy()))
+    ]
+    if whole:
+        text = pd.read_csv(path, usecols=whole, dtype=str, **options)
+        for name in whole:
             written = text[name]
-            # The text of an integer is longer than its digits only with a sign, spaces or
-            # leading zeros: the pattern runs on those rows alone.
-            longer = written.str.len().to_numpy() > np.char.str_len(
-                frame[name].to_numpy().astype(str)
+            present = written.notna().to_numpy()
+            digits = np.char.str_len(
+                np.nan_to_num(frame[name].to_numpy()).astype(np.int64).astype(str)
             )
+            # The text of an integer is longer than its digits only with a sign, spaces, a
+            # decimal point or leading zeros: the pattern runs on those rows alone.
+            longer = present & (written.str.len().fillna(0).to_numpy() > digits)
             if longer.any() and written[longer].str.match(_LEADING_ZERO).any():
                 frame[name] = written
     return frame
@@ -783,8 +802,10 @@ def arrow_types(model: Any) -> dict[str, Any]:
     For :func:`write_table`'s ``null_types``: an object column of a model (bools, ints or
     text with missing values) may have no value in a first chunk.
     """
-    import pyarrow as pa
-
+    try:
+        import pyarrow as pa
+    except ImportError:  # CSV output on an install without the Parquet extra
+        return {}
     types = {}
     for info in getattr(model.codec_, "columns_", []):
         if info["kind"] != "categorical":

@@ -710,8 +710,8 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         planned = clone(augmenter).fit(X_tr, y_tr).sampling_strategy_
         strengths = sorted({float(s) for s in self.strengths})
         if sum(planned.values()) > 0:
-            # One synthesizer fit at the largest strength; a smaller strength keeps the first
-            # rows of each class, which are an independent draw of the same distribution.
+            # One synthesizer fit at the largest strength; a smaller strength keeps a random
+            # subset of each class's new rows, a draw of the same distribution.
             _set_strength(augmenter, y_tr, planned, strengths[-1])
             X_res, y_res = augmenter.fit_resample(X_tr, y_tr)
             y_res_arr = np.asarray(y_res)
@@ -727,7 +727,12 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     "Use validation=None with a sampler that removes or reorders rows."
                 )
             _, codes = np.unique(y_res_arr[n_tr:], return_inverse=True)
-            rank = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+            # Each class's new rows in a seeded random order: a smaller strength keeps a
+            # random subset of them (ADASYN emits its rows grouped by the row they grew from,
+            # so its first rows would come from a few of them).
+            order = np.random.default_rng(derive_seed(seed, 3)).permutation(len(codes))
+            rank = np.empty(len(codes), dtype=np.int64)
+            rank[order] = pd.Series(codes[order]).groupby(codes[order]).cumcount().to_numpy()
             labels_syn = y_res_arr[n_tr:]
             for s in strengths:
                 quota = np.array([_scaled(planned, label, s) for label in np.unique(labels_syn)])

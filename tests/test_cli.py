@@ -994,3 +994,15 @@ def test_parquet_columns_missing_in_a_first_chunk_take_the_models_type(tmp_path)
 
     assert cli_io.write_table(path, iter(frames), null_types={"b": pa.bool_()}) == 4
     assert pq.read_table(path).column("b").to_pylist() == [None, None, True, None]
+
+
+def test_zip_codes_with_gaps_keep_their_zeros_and_types_need_no_pyarrow(
+    files, tmp_path, monkeypatch
+):
+    path = tmp_path / "z.csv"
+    path.write_text("zip,x\n00501,1\n,2\n02134,3\n")
+    assert cli_io.read_table(path)["zip"].tolist()[::2] == ["00501", "02134"]
+    # CSV sampling asks for the Parquet types too; without pyarrow there are none.
+    model = load(files["model"])
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    assert cli_io.arrow_types(model) == {}

@@ -250,3 +250,12 @@ def test_near_copies_count_as_copies_without_a_holdout():
     beyond.loc[:99, "x"] = rng.uniform(200.0, 1e4, 100) + beyond["x"].max()
     wide = evaluate(real, beyond, metrics="privacy").families["privacy"]
     assert wide.metrics["near_copy_rate"] == 0.0 and wide.score == 1.0
+
+
+def test_near_copy_range_is_relative_to_the_width_and_int64_minimum_keys():
+    real = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=300, freq="12s")})
+    later = pd.DataFrame({"t": real["t"].max() + pd.to_timedelta(np.arange(1, 301), "s")})
+    privacy = evaluate(real, later, metrics="privacy").families["privacy"]
+    assert privacy.metrics["near_copy_rate"] == 0.0
+    low = pd.DataFrame({"v": pd.Series([-(2**63)], dtype="int64")})
+    assert gm.exact_copies(low, pd.DataFrame({"v": [-(2.0**63)]})) == 1

@@ -111,9 +111,9 @@ def _decimals(values: np.ndarray) -> int | None:
     if values.size == 0:
         return 0
     magnitude = np.abs(values)
-    # Relative to each value, so that 1e-10 is not rounded to 0; but at least 1e-18 of the
+    # Relative to each value, so that 1e-10 is not rounded to 0; but at least 1e-15 of the
     # column's largest, so that float noise such as 0.1 + 0.2 - 0.3 (5.6e-17) still rounds.
-    tolerance = 1e-9 * np.maximum(magnitude, 1e-9 * magnitude.max())
+    tolerance = 1e-9 * np.maximum(magnitude, 1e-6 * magnitude.max())
     for d in range(_MAX_DECIMALS + 1):
         if np.all(np.abs(np.round(values, d) - values) <= tolerance):
             return d
@@ -171,6 +171,15 @@ def _tz_name(tz: Any) -> str:
     filename = getattr(tz, "_filename", None)
     if isinstance(filename, str) and "zoneinfo/" in filename:
         return "dateutil/" + filename.split("zoneinfo/", 1)[1]
+    try:  # a fixed offset without a name (dateutil's tzoffset, tzutc)
+        offset = tz.utcoffset(None)
+    except (TypeError, AttributeError):
+        offset = None
+    if offset is not None:
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "-"
+        hours, rest = divmod(abs(minutes), 60)
+        return "UTC" if minutes == 0 else f"UTC{sign}{hours:02d}:{rest:02d}"
     return str(tz)
 
 
@@ -543,14 +552,17 @@ class TabularCodec:
         }
         if is_datetime:
             # Decoded values are rounded to it: a column of dates comes back as dates.
-            # Of the wall-clock values in the column's own zone: dates in Tokyo are midnights
-            # there, 15:00 in UTC.
-            stamps = col[~missing]
-            if getattr(stamps.dt, "tz", None) is not None:
-                stamps = stamps.dt.tz_localize(None)
-            info["resolution"] = _resolution(
-                stamps.to_numpy().astype("datetime64[ns]").astype(np.int64)
-            )
+            info["resolution"] = _resolution(exact)
+            zone = getattr(col.dt, "tz", None)
+            if zone is not None:
+                # Dates in Tokyo are midnights there, 15:00 in UTC: the wall-clock values
+                # may have the coarser unit (and hourly UTC readings in Kolkata the finer).
+                try:
+                    local = _resolution(exact + _zone_offsets(exact, zone))
+                except (pd.errors.OutOfBoundsDatetime, OverflowError):
+                    local = 0  # wall clock past pandas' bounds (year 2262): UTC it is
+                if local > info["resolution"]:
+                    info["resolution"], info["resolution_local"] = local, True
         if rest.size == 0:
             return info
         if self.continuous_encoding == "quantile":
@@ -1362,24 +1374,62 @@ def _arrow_string_dtype(dtype: str) -> pd.StringDtype | None:
     return None
 
 
+def _zone_offsets(utc_ns: np.ndarray, zone: Any) -> np.ndarray:
+    """Each instant's offset from UTC in ``zone``, in nanoseconds (wall clock = UTC + it)."""
+    utc = pd.DatetimeIndex(utc_ns.astype("datetime64[ns]"), tz="UTC")
+    return utc.tz_convert(zone).tz_localize(None).asi8 - utc.asi8
+
+
+def _dtype_zone(dtype: Any) -> Any:
+    """The time zone of a pandas or Arrow datetime dtype, ``None`` if naive or not one."""
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return dtype.tz
+    arrow = getattr(dtype, "pyarrow_dtype", None)
+    return getattr(arrow, "tz", None) or None
+
+
+def _round_wall_clock(utc_ns: np.ndarray, zone: Any, resolution: int) -> np.ndarray:
+    """Instants rounded to ``resolution`` in ``zone``'s wall-clock time, back in UTC ns.
+
+    The rounded wall times are localized again, so that a day across a change of daylight
+    saving time still ends on a midnight: a time repeated by the change takes the side of the
+    instant it came from, a time skipped by it moves forward.
+    """
+    offset = _zone_offsets(utc_ns, zone)
+    wall = utc_ns + offset
+    low, rest = np.divmod(wall, resolution)
+    wall = (low + (2 * rest >= resolution)) * resolution
+    # Daylight saving time: the larger of the column's offsets (Ireland's negative DST aside).
+    dst = offset > offset.min() if offset.size else np.zeros(0, dtype=bool)
+    local = pd.DatetimeIndex(wall.astype("datetime64[ns]")).tz_localize(
+        zone, ambiguous=dst, nonexistent="shift_forward"
+    )
+    return local.tz_convert("UTC").tz_localize(None).asi8
+
+
 def _restore_datetime(ns: np.ndarray, present: np.ndarray, info: dict) -> pd.Series:
     """Datetimes from UTC nanoseconds, rounded to the column's resolution (a column of dates
     comes back as dates), missing where not ``present``."""
     resolution = info.get("resolution") or 1  # files from before resolutions have none
     target = _saved_dtype(info["dtype"])
+    zone = _dtype_zone(target)
     if resolution > 1:
         _, lo, hi = _integer_range(info)
-        # Rounded in the column's wall-clock time (its zone's offset at each value).
-        offset = np.zeros_like(ns)
-        if isinstance(target, pd.DatetimeTZDtype):
-            utc = pd.DatetimeIndex(np.clip(ns, lo, hi).astype("datetime64[ns]"), tz="UTC")
-            offset = utc.tz_convert(target.tz).tz_localize(None).asi8 - utc.asi8
-        low, rest = np.divmod(ns + offset, resolution)
-        low = low * resolution - offset
-        # Up to the next multiple only where it stays in the range: no int64 overflow.
-        below = np.int64(max(hi - resolution, np.iinfo(np.int64).min))
-        ns = low + np.where((2 * rest >= resolution) & (low <= below), resolution, 0)
-        ns = np.maximum(ns, lo)
+        wall_clock = None
+        if info.get("resolution_local") and zone is not None:
+            try:
+                wall_clock = _round_wall_clock(np.clip(ns, lo, hi), zone, resolution)
+            except (pd.errors.OutOfBoundsDatetime, OverflowError):
+                pass  # near pandas' bounds: rounded in UTC below
+        if wall_clock is not None:
+            ns = wall_clock
+        else:
+            low, rest = np.divmod(ns, resolution)
+            low *= resolution
+            # Up to the next multiple only where it stays in the range: no int64 overflow.
+            below = np.int64(max(hi - resolution, np.iinfo(np.int64).min))
+            ns = low + np.where((2 * rest >= resolution) & (low <= below), resolution, 0)
+        ns = np.clip(ns, lo, hi)
     stamps = ns.astype("datetime64[ns]")
     stamps[~present] = np.datetime64("NaT")
     series = pd.Series(stamps)

@@ -461,7 +461,7 @@ def _integer_keys(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         # Whole floats below 2**63 in size convert to int64 exactly, to meet equal integers;
         # whole floats in [2**63, 2**64) meet equal uint64 values (class 3, as their bits).
         whole = np.isfinite(floats) & (np.floor(floats) == floats)
-        signed = whole & (np.abs(floats) < 2.0**63)
+        signed = whole & (floats >= -(2.0**63)) & (floats < 2.0**63)
         unsigned = whole & (floats >= 2.0**63) & (floats < 2.0**64)
         bits = np.where(np.isnan(floats), 0.0, floats).view(np.int64)
         as_signed = np.where(signed, floats, 0.0).astype(np.int64)

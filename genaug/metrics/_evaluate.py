@@ -209,7 +209,7 @@ def _detection_family(
 
 def _inside_range(reference: pd.DataFrame, table: pd.DataFrame, kinds: dict) -> np.ndarray:
     """Rows of ``table`` whose numeric and datetime values (missing ones aside) lie within the
-    range of ``reference``'s, up to 1e-6 of its scale (float32 rounding of a real value)."""
+    range of ``reference``'s, up to 1e-6 of its width."""
     inside = np.ones(len(table), dtype=bool)
     for name, kind in kinds.items():
         if kind == enc.CATEGORICAL:
@@ -218,7 +218,9 @@ def _inside_range(reference: pd.DataFrame, table: pd.DataFrame, kinds: dict) -> 
         if np.isnan(ref).all():
             continue
         lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
-        tol = 1e-6 * max(abs(lo), abs(hi), hi - lo, 1e-300)
+        # Of the width, not the magnitude: for datetimes (~1.7e18 ns) or unix seconds that
+        # would be half an hour whatever the data's span.
+        tol = 1e-6 * (hi - lo)
         values = enc.numeric_values(table[name])
         inside &= ~((values < lo - tol) | (values > hi + tol))  # NaN compares False
     return inside
