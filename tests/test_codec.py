@@ -560,3 +560,16 @@ def test_arrow_zoned_dates_and_fixed_offsets_round_trip():
 def test_small_columns_with_float_noise_keep_their_decimals():
     values = np.r_[np.round(np.random.default_rng(0).uniform(0, 1, 99), 2), 0.1 + 0.2 - 0.3]
     assert TabularCodec().fit(pd.DataFrame({"x": values})).columns_[0]["decimals"] == 2
+
+
+def test_dates_where_midnight_is_skipped_or_repeated_stay_dates():
+    # Santiago skips 2024-09-08 00:00 (the day starts at 01:00); Havana repeats 2024-11-03 00:00.
+    for zone, start in (("America/Santiago", "2024-09-01"), ("America/Havana", "2024-10-28")):
+        wall = pd.date_range(start, periods=14, freq="D")
+        days = wall.tz_localize(zone, nonexistent="shift_forward", ambiguous=True)
+        frame = pd.DataFrame({"d": days})
+        codec = TabularCodec(random_state=0).fit(frame)
+        assert codec.columns_[0]["resolution"] == 86_400 * 10**9
+        for rows in (frame, frame.iloc[[6]], frame.iloc[[6, 7]]):  # whatever decodes with it
+            back = codec.inverse_transform(codec.transform(rows, random_state=0))
+            assert back["d"].tolist() == rows["d"].tolist()

@@ -259,3 +259,10 @@ def test_near_copy_range_is_relative_to_the_width_and_int64_minimum_keys():
     assert privacy.metrics["near_copy_rate"] == 0.0
     low = pd.DataFrame({"v": pd.Series([-(2**63)], dtype="int64")})
     assert gm.exact_copies(low, pd.DataFrame({"v": [-(2.0**63)]})) == 1
+
+
+def test_a_float32_copy_with_a_constant_column_is_a_near_copy():
+    real = small_table(300).assign(c=0.1)
+    rounded = real.astype({"x": "float32", "y": "float32", "c": "float32"})
+    privacy = evaluate(real, rounded, metrics="privacy").families["privacy"]
+    assert privacy.metrics["near_copy_rate"] > 0.5 and privacy.score == 0.0

@@ -558,7 +558,7 @@ class TabularCodec:
                 # Dates in Tokyo are midnights there, 15:00 in UTC: the wall-clock values
                 # may have the coarser unit (and hourly UTC readings in Kolkata the finer).
                 try:
-                    local = _resolution(exact + _zone_offsets(exact, zone))
+                    local = _wall_clock_resolution(exact, zone, info["resolution"])
                 except (pd.errors.OutOfBoundsDatetime, OverflowError):
                     local = 0  # wall clock past pandas' bounds (year 2262): UTC it is
                 if local > info["resolution"]:
@@ -1388,6 +1388,18 @@ def _dtype_zone(dtype: Any) -> Any:
     return getattr(arrow, "tz", None) or None
 
 
+def _wall_clock_resolution(utc_ns: np.ndarray, zone: Any, coarser_than: int) -> int:
+    """The coarsest unit above ``coarser_than`` to which rounding in ``zone``'s wall clock gives
+    every value back (a day whose midnight the zone skips starts at 01:00 and still counts
+    as a date), or 0."""
+    for unit in _DATETIME_UNITS:
+        if unit <= coarser_than:
+            return 0
+        if np.array_equal(_round_wall_clock(utc_ns, zone, unit), utc_ns):
+            return unit
+    return 0
+
+
 def _round_wall_clock(utc_ns: np.ndarray, zone: Any, resolution: int) -> np.ndarray:
     """Instants rounded to ``resolution`` in ``zone``'s wall-clock time, back in UTC ns.
 
@@ -1398,13 +1410,18 @@ def _round_wall_clock(utc_ns: np.ndarray, zone: Any, resolution: int) -> np.ndar
     offset = _zone_offsets(utc_ns, zone)
     wall = utc_ns + offset
     low, rest = np.divmod(wall, resolution)
-    wall = (low + (2 * rest >= resolution)) * resolution
-    # Daylight saving time: the larger of the column's offsets (Ireland's negative DST aside).
-    dst = offset > offset.min() if offset.size else np.zeros(0, dtype=bool)
-    local = pd.DatetimeIndex(wall.astype("datetime64[ns]")).tz_localize(
-        zone, ambiguous=dst, nonexistent="shift_forward"
-    )
-    return local.tz_convert("UTC").tz_localize(None).asi8
+    rounded = (low + (2 * rest >= resolution)) * resolution
+    wall = pd.DatetimeIndex(rounded.astype("datetime64[ns]"))
+    # A repeated wall time has two instants: each row takes the one nearer its own.
+    sides = [
+        wall.tz_localize(zone, ambiguous=np.full(len(wall), side), nonexistent="shift_forward")
+        .tz_convert("UTC")
+        .tz_localize(None)
+        .as_unit("ns")
+        .asi8
+        for side in (True, False)
+    ]
+    return np.where(np.abs(sides[0] - utc_ns) <= np.abs(sides[1] - utc_ns), *sides)
 
 
 def _restore_datetime(ns: np.ndarray, present: np.ndarray, info: dict) -> pd.Series:

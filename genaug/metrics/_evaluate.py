@@ -219,8 +219,11 @@ def _inside_range(reference: pd.DataFrame, table: pd.DataFrame, kinds: dict) -> 
             continue
         lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
         # Of the width, not the magnitude: for datetimes (~1.7e18 ns) or unix seconds that
-        # would be half an hour whatever the data's span.
+        # would be half an hour whatever the data's span. But numbers also get float32's
+        # rounding of the bound, which a constant column's zero width would not allow.
         tol = 1e-6 * (hi - lo)
+        if kind != enc.DATETIME:
+            tol = max(tol, 2.0**-23 * max(abs(lo), abs(hi)))
         values = enc.numeric_values(table[name])
         inside &= ~((values < lo - tol) | (values > hi + tol))  # NaN compares False
     return inside
