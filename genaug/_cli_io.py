@@ -736,7 +736,8 @@ def chunk_frame(chunk: Any) -> pd.DataFrame:
 class _CsvChunkWriter:
     """Appends frames to one CSV file; the first one writes the header."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, null_types: dict[str, Any] | None = None) -> None:
+        del null_types  # CSV cells carry no type
         self.path = path
         self.rows = 0
 
@@ -852,9 +853,7 @@ def write_table(
 
     def write(tmp: Path) -> None:
         nonlocal rows
-        writer = writer_class(tmp) if writer_class is _CsvChunkWriter else writer_class(
-            tmp, null_types
-        )
+        writer = writer_class(tmp, null_types)
         try:
             for frame in frames:
                 writer.write(frame)
