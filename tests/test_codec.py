@@ -573,3 +573,14 @@ def test_dates_where_midnight_is_skipped_or_repeated_stay_dates():
         for rows in (frame, frame.iloc[[6]], frame.iloc[[6, 7]]):  # whatever decodes with it
             back = codec.inverse_transform(codec.transform(rows, random_state=0))
             assert back["d"].tolist() == rows["d"].tolist()
+
+
+def test_a_hair_before_a_fall_back_change_stays_before_it():
+    from genaug.data.tabular import _round_wall_clock
+
+    # Adelaide repeats 02:00-03:00 on 2024-04-07; a decoded value a nanosecond before the
+    # second 02:00 is nearest that instant, not the later wall time 03:00 (an hour away).
+    second = pd.Timestamp("2024-04-07 02:00").tz_localize("Australia/Adelaide", ambiguous=False)
+    utc = np.array([second.tz_convert("UTC").tz_localize(None).as_unit("ns").value - 1])
+    back = _round_wall_clock(utc, "Australia/Adelaide", 3_600 * 10**9)
+    assert back[0] == utc[0] + 1

@@ -266,3 +266,10 @@ def test_a_float32_copy_with_a_constant_column_is_a_near_copy():
     rounded = real.astype({"x": "float32", "y": "float32", "c": "float32"})
     privacy = evaluate(real, rounded, metrics="privacy").families["privacy"]
     assert privacy.metrics["near_copy_rate"] > 0.5 and privacy.score == 0.0
+
+
+def test_unix_seconds_beyond_the_real_range_are_not_near_copies():
+    real = pd.DataFrame({"t": 1_704_067_200 + 12 * np.arange(300)})
+    later = pd.DataFrame({"t": real["t"].max() + np.arange(1, 301)})
+    privacy = evaluate(real, later, metrics="privacy").families["privacy"]
+    assert privacy.metrics["near_copy_rate"] == 0.0 and privacy.score == 1.0

@@ -1392,10 +1392,18 @@ def _wall_clock_resolution(utc_ns: np.ndarray, zone: Any, coarser_than: int) -> 
     """The coarsest unit above ``coarser_than`` to which rounding in ``zone``'s wall clock gives
     every value back (a day whose midnight the zone skips starts at 01:00 and still counts
     as a date), or 0."""
+    wall = utc_ns + _zone_offsets(utc_ns, zone)
     for unit in _DATETIME_UNITS:
         if unit <= coarser_than:
             return 0
-        if np.array_equal(_round_wall_clock(utc_ns, zone, unit), utc_ns):
+        off = np.flatnonzero(wall % unit)
+        if off.size == 0:
+            return unit
+        # Only a few values may be off the unit and still round back to themselves (the
+        # first instants of days the zone starts late): those alone are localized again.
+        if off.size <= max(10, wall.size // 100) and np.array_equal(
+            _round_wall_clock(utc_ns[off], zone, unit), utc_ns[off]
+        ):
             return unit
     return 0
 
@@ -1407,21 +1415,29 @@ def _round_wall_clock(utc_ns: np.ndarray, zone: Any, resolution: int) -> np.ndar
     saving time still ends on a midnight: a time repeated by the change takes the side of the
     instant it came from, a time skipped by it moves forward.
     """
-    offset = _zone_offsets(utc_ns, zone)
-    wall = utc_ns + offset
-    low, rest = np.divmod(wall, resolution)
-    rounded = (low + (2 * rest >= resolution)) * resolution
-    wall = pd.DatetimeIndex(rounded.astype("datetime64[ns]"))
-    # A repeated wall time has two instants: each row takes the one nearer its own.
-    sides = [
-        wall.tz_localize(zone, ambiguous=np.full(len(wall), side), nonexistent="shift_forward")
-        .tz_convert("UTC")
-        .tz_localize(None)
-        .as_unit("ns")
-        .asi8
-        for side in (True, False)
-    ]
-    return np.where(np.abs(sides[0] - utc_ns) <= np.abs(sides[1] - utc_ns), *sides)
+    low = (utc_ns + _zone_offsets(utc_ns, zone)) // resolution
+    # The wall times on each side, each localized on both sides of a repeated hour: the row
+    # takes the candidate instant nearest its own (a value a hair before a fall-back change
+    # is nearest the earlier wall time's second instant, not the later wall time).
+    best = np.zeros_like(utc_ns)
+    best_gap = np.full(utc_ns.shape, np.iinfo(np.int64).max)
+    for step in (0, 1):
+        wall = pd.DatetimeIndex(((low + step) * resolution).astype("datetime64[ns]"))
+        for side in (True, False):
+            candidate = (
+                wall.tz_localize(
+                    zone, ambiguous=np.full(len(wall), side), nonexistent="shift_forward"
+                )
+                .tz_convert("UTC")
+                .tz_localize(None)
+                .as_unit("ns")
+                .asi8
+            )
+            gap = np.abs(candidate - utc_ns)
+            nearer = gap < best_gap
+            best = np.where(nearer, candidate, best)
+            best_gap = np.where(nearer, gap, best_gap)
+    return best
 
 
 def _restore_datetime(ns: np.ndarray, present: np.ndarray, info: dict) -> pd.Series:

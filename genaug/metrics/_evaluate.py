@@ -219,10 +219,10 @@ def _inside_range(reference: pd.DataFrame, table: pd.DataFrame, kinds: dict) -> 
             continue
         lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
         # Of the width, not the magnitude: for datetimes (~1.7e18 ns) or unix seconds that
-        # would be half an hour whatever the data's span. But numbers also get float32's
-        # rounding of the bound, which a constant column's zero width would not allow.
+        # would be half an hour whatever the data's span. But float32 values (and a constant
+        # column, of zero width) also get float32's rounding of the bound.
         tol = 1e-6 * (hi - lo)
-        if kind != enc.DATETIME:
+        if kind != enc.DATETIME and (hi == lo or table[name].dtype == np.float32):
             tol = max(tol, 2.0**-23 * max(abs(lo), abs(hi)))
         values = enc.numeric_values(table[name])
         inside &= ~((values < lo - tol) | (values > hi + tol))  # NaN compares False
