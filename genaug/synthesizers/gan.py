@@ -543,7 +543,7 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         columns, owner = self._condition_layout()
         tables: dict[str, Any] = {"data": data, "labels": cond, "columns": columns}
         counts = torch.zeros(0, dtype=torch.long, device=data.device)
-        self._label_category_counts = None
+        joint = None
         if columns.numel():
             # value[i, j]: index in the conditional vector of row i's value in column j
             # (a loop over columns, not rows).
@@ -565,10 +565,7 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
                 labels = cond.argmax(1).repeat(n_cols)  # in flat's column-major order
                 joint = torch.bincount(
                     labels * columns.numel() + flat, minlength=cond.shape[1] * columns.numel()
-                )
-                self._label_category_counts = (
-                    joint.reshape(cond.shape[1], columns.numel()).cpu().numpy()
-                )
+                ).reshape(cond.shape[1], columns.numel())
             tables.update(
                 rows=torch.argsort(flat, stable=True) % n,
                 start=torch.cumsum(counts, 0) - counts,
@@ -578,10 +575,9 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         # Counts over the whole training set: under distributed training each rank holds a
         # shard, and the saved model (the same on every rank) needs all of them.
         self._category_counts = self._over_all_rows(counts).cpu().numpy()
-        if self._label_category_counts is not None:
-            self._label_category_counts = (
-                self._over_all_rows(torch.as_tensor(self._label_category_counts)).numpy()
-            )
+        self._label_category_counts = (
+            None if joint is None else self._over_all_rows(joint).cpu().numpy()
+        )
         if getattr(self, "_streaming", False) and columns.numel():
             # Streamed fit (BaseSynthesizer._fit_stream): `data` is a uniform sample of the
             # rows, not the training set; it gives each value's weight for _draw_streamed.
