@@ -101,6 +101,27 @@ def test_point_mass_share_is_reproduced_from_encoded_modes():
     assert ((back["capital_gain"] > 0) & (back["capital_gain"] < 100)).sum() == 0
 
 
+@pytest.mark.parametrize("n_rows", [5, 20])
+def test_a_value_seen_once_is_no_point_mass_in_a_small_table(n_rows):
+    # With 20 rows or fewer, one row is at least 5 % of them: were each value a point mass,
+    # the column could only ever return its training values.
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n_rows).round(3),
+            "k": rng.permutation(n_rows) * 10,
+            "z": np.r_[0.0, 0.0, rng.normal(size=n_rows - 2)],
+        }
+    )
+    codec = TabularCodec(random_state=0).fit(frame)
+    masses = {info["name"]: info["point_masses"] for info in codec.columns_}
+    assert masses == {"x": [], "k": [], "z": [0.0]}
+    noise = rng.normal(size=(500, codec.output_dim_)).astype(np.float32)
+    back = codec.inverse_transform(noise)
+    assert not back["x"].isin(frame["x"]).all()
+    assert (back["z"] == 0.0).any() and not back["z"].isin(frame["z"]).all()
+
+
 @pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "string[python]", "object"])
 def test_string_columns_decode_exactly_in_their_storage(dtype):
     # Arrow-backed strings are decoded by an Arrow take, the others through Python objects:

@@ -7,7 +7,7 @@ Every column becomes a *mode* span and/or a *value* span of the encoded matrix:
   ``fit``, with one more slot for "missing" when the column had missing values;
 * a numeric column (integers, floats, datetimes) becomes a one-hot *mode* span, whose slots are
   "missing" (if any value was missing), each *point mass* (a value repeated in at least
-  ``point_mass_threshold`` of the rows, such as the zeros of a capital-gain column) and the
+  ``point_mass_threshold`` of the rows, and at least twice, such as the zeros of a capital-gain column) and the
   continuous components, followed by one *value* span holding the standardised value of the
   rows that fall in a continuous component (0 elsewhere).
 
@@ -339,8 +339,8 @@ class TabularCodec:
     continuous_encoding : {"quantile", "mode"}, default="quantile"
         How the continuous part of a numeric column is encoded (see the module docstring).
     point_mass_threshold : float, default=0.05
-        A numeric value that occurs in at least this share of a column's rows becomes its own
-        mode and is reproduced exactly.
+        A numeric value that occurs in at least this share of a column's rows (and at least
+        twice) becomes its own mode and is reproduced exactly.
     max_point_masses : int, default=10
         At most this many point masses per column (the most frequent ones).
     max_modes : int, default=10
@@ -531,7 +531,11 @@ class TabularCodec:
         uniq, counts = np.unique(exact, return_counts=True)
         share = counts / len(missing)
         order = np.argsort(-share, kind="stable")
-        order = order[share[order] >= self.point_mass_threshold][: self.max_point_masses]
+        # A value seen once is no point mass, however few the rows: in a table of 20 rows
+        # or fewer every value would otherwise be one, and the column could only return
+        # the training values.
+        massive = (share[order] >= self.point_mass_threshold) & (counts[order] >= 2)
+        order = order[massive][: self.max_point_masses]
         point_masses = uniq[np.sort(order)]
         rest = present[~np.isin(exact, point_masses)]
         # Python ints for integer columns: JSON keeps them exact, whatever their size.
