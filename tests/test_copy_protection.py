@@ -160,8 +160,48 @@ def test_impossible_protection_is_a_clear_error():
     model = VAESynthesizer(
         epochs=1, latent_dim=2, encoder_hidden=(8,), decoder_hidden=(8,), random_state=0
     ).fit(X)
-    with pytest.raises(CopyProtectionError, match=r"50 of 50 generated rows were still within"):
+    with pytest.raises(
+        CopyProtectionError, match=r"50 of 50 generated rows were still within"
+    ) as e:
         model.sample(50, random_state=0, reject_copies=True, reference=X)
+    assert "holds all 4 combinations of its columns' values" in str(e.value)
+
+
+def _half_grid():
+    """Half of the 1,728 combinations of six categorical columns (car evaluation's shape),
+    and the other half: every row of either is one category away from rows of the first."""
+    import itertools
+
+    values = [list("abcd")] * 3 + [list("xyz")] * 3
+    grid = pd.DataFrame(list(itertools.product(*values)), columns=list("pqrstu"))
+    keep = np.random.default_rng(0).permutation(len(grid)) < len(grid) // 2
+    return grid[keep].reset_index(drop=True), grid[~keep].reset_index(drop=True)
+
+
+def test_rows_at_the_threshold_count_as_copies_whatever_their_rounding():
+    # One category apart is a distance of exactly 1, which the expanded form computes as 1.0,
+    # 0.9999999999999998 or 0.9999999999999996 from row to row; the default threshold comes
+    # from those same distances. Every new row one category away must get one decision.
+    from genaug.synthesizers._copies import CopyFilter
+
+    reference, others = _half_grid()
+    model = VAESynthesizer(
+        epochs=1, latent_dim=2, encoder_hidden=(8,), decoder_hidden=(8,), random_state=0
+    ).fit(reference)
+    copies = CopyFilter(model, reference, None, 0.01)
+    assert copies.threshold == pytest.approx(1.0, abs=1e-12)
+    flagged = copies.too_close(model.codec_.transform(others))
+    assert flagged.all()
+    with pytest.raises(CopyProtectionError) as e:
+        model.sample(50, random_state=0, reject_copies=True, reference=reference)
+    message = str(e.value)
+    assert "100% of the reference rows are themselves within that distance" in message
+    assert "Pass a copy_threshold below 1, " in message
+    # Below that distance only exact copies are rejected, and new rows exist.
+    rows = model.sample(
+        50, random_state=0, reject_copies=True, reference=reference, copy_threshold=0.5
+    )
+    assert not rows.merge(reference, how="inner").shape[0]
 
 
 def test_argument_errors(memorised):

@@ -23,8 +23,8 @@ The default threshold
     is treated as a copy. (A split into two halves would measure distances to half the rows
     and so overstate them.) It is estimated on at most :data:`MAX_THRESHOLD_ROWS` reference
     rows (a subsample drawn from the model's seed) against all of them. Rows at the
-    threshold count as too close, so exact copies are always redrawn, also when the
-    threshold is 0 (a table with duplicate rows).
+    threshold (within a relative 1e-9, for rounding) count as too close, so exact copies are
+    always redrawn, also when the threshold is 0 (a table with duplicate rows).
 
 Images
     In pixel space a blurry, average-looking image sits closer to every training image than
@@ -58,6 +58,11 @@ DEFAULT_COPY_QUANTILE = 0.01
 MAX_COPY_ROUNDS = 20
 #: Reference rows whose leave-one-out DCR estimates the default threshold.
 MAX_THRESHOLD_ROWS = 10_000
+# Distances within this relative margin above the threshold count as at it. The same distance
+# rounds differently from row to row (the expanded form ||a||^2 + ||b||^2 - 2ab): on an
+# all-categorical table, rows one category apart read 1.0, 0.9999999999999998 or
+# 0.9999999999999996, and a threshold estimated from such rows would split them at random.
+_THRESHOLD_RTOL = 1e-9
 
 
 @dataclass
@@ -157,6 +162,7 @@ class CopyFilter:
     ) -> None:
         self.model = model
         self.images = model._image_shape() is not None
+        self.combinations: int | None = None
         if self.images:
             self.space = None
             self.reference = model.codec_.transform(reference).reshape(len(reference), -1)
@@ -175,7 +181,9 @@ class CopyFilter:
             self.columns = columns
             self.space = KnnSpace(model.discrete_columns)
             self.reference = self.space.fit_transform(frame)
+            self.combinations = _all_combinations(frame, model.codec_.columns_)
         n_ref = self.reference.shape[0]
+        self._loo: np.ndarray | None = None
         if copy_threshold is None:
             if n_ref < 2:
                 raise InvalidDataError(
@@ -186,8 +194,8 @@ class CopyFilter:
             rows = subsample(n_ref, MAX_THRESHOLD_ROWS, rng)
             # Each row's nearest reference row is itself (distance 0); the second is its
             # nearest other row, or a duplicate of it at distance 0.
-            loo = nearest(self.reference[rows], self.reference, 2)[:, 1]
-            copy_threshold = float(np.quantile(loo, copy_quantile))
+            self._loo = nearest(self.reference[rows], self.reference, 2)[:, 1]
+            copy_threshold = float(np.quantile(self._loo, copy_quantile))
         self.threshold = float(copy_threshold)
 
     def new_report(self) -> CopyReport:
@@ -208,7 +216,7 @@ class CopyFilter:
                 if decoded.dtypes.eq(object).any():
                     decoded = decoded.infer_objects()
             z = self.space.transform(decoded)
-        return nearest(z, self.reference, 1)[:, 0] <= self.threshold
+        return nearest(z, self.reference, 1)[:, 0] <= self.threshold * (1 + _THRESHOLD_RTOL)
 
     def replace(
         self,
@@ -257,11 +265,49 @@ class CopyFilter:
             raise CopyProtectionError(
                 f"{int(bad.sum())} of {block.shape[0]} generated rows were still within "
                 f"copy_threshold={self.threshold:.6g} of a reference row after "
-                f"{MAX_COPY_ROUNDS} redraws each: the model keeps reproducing those rows. "
-                "Pass a smaller copy_threshold or copy_quantile, or train a model that "
-                "memorises less (fewer epochs, more data, early_stopping)."
+                f"{MAX_COPY_ROUNDS} redraws each: {self._why()}"
             )
         return block
+
+    def _why(self) -> str:
+        """Why the redraws keep failing, and what to do: the end of the error's message."""
+        if self.combinations is not None:
+            return (
+                f"the reference holds all {self.combinations:,} combinations of its columns' "
+                "values, so every row a model can make copies one of them: copy protection "
+                "cannot work on this table."
+            )
+        if self._loo is None:  # an explicit threshold: how dense is the reference at it?
+            rng = np.random.default_rng(derive_seed(self.model.seed_, 7))
+            rows = subsample(self.reference.shape[0], MAX_THRESHOLD_ROWS, rng)
+            self._loo = nearest(self.reference[rows], self.reference, 2)[:, 1]
+        dense = float(np.mean(self._loo <= self.threshold * (1 + _THRESHOLD_RTOL)))
+        if dense >= 0.5:
+            apart = self._loo[self._loo > 0]
+            below = f" below {apart.min():.6g}, " if apart.size else " "
+            return (
+                f"{dense:.0%} of the reference rows are themselves within that distance of "
+                "another reference row; in a table this dense few new rows can keep it. "
+                f"Pass a copy_threshold{below}the distance between the closest two different "
+                "reference rows, to reject only nearer rows."
+            )
+        return (
+            "the model keeps reproducing those rows. Pass a smaller copy_threshold or "
+            "copy_quantile, or train a model that memorises less (fewer epochs, more data, "
+            "early_stopping)."
+        )
+
+
+def _all_combinations(frame: pd.DataFrame, columns: list[dict]) -> int | None:
+    """The number of combinations of the columns' values (missing counted as one), when the
+    columns are all categorical and every combination is a row of ``frame``; else None."""
+    if not columns or any(info["kind"] != "categorical" for info in columns):
+        return None
+    combinations = math.prod(int(frame[c].nunique(dropna=False)) for c in frame.columns)
+    if combinations > len(frame):
+        return None
+    distinct = len(frame.drop_duplicates())
+    return combinations if distinct == combinations else None
 
 
 def _plain(value: Any) -> Any:
