@@ -134,6 +134,13 @@ def test_unseen_value_or_unknown_column_is_a_clear_error(fitted):
         fitted.sample(5, conditions=[("color", "red")])
 
 
+def test_conditions_on_a_table_without_categorical_columns_say_so():
+    X = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 7})
+    model = GANSynthesizer(epochs=1, batch_size=20, random_state=0).fit(X)
+    with pytest.raises(InvalidParameterError, match="trained on none: sample without"):
+        model.sample(5, conditions={"a": 3.0})
+
+
 def test_history_records_both_losses_per_epoch(fitted):
     history = fitted.history_
     assert history["epoch"] == list(range(1, 201))

@@ -410,6 +410,12 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         numeric = {info["name"] for info in self.codec_.columns_ if info["kind"] != "categorical"}
         known = [info["name"] for info, _ in columns]
         indices = []
+        if conditions and not columns:
+            raise InvalidParameterError(
+                "conditions can only fix the values of categorical columns, and this model was "
+                "trained on none: sample without conditions (or refit with the column in "
+                "discrete_columns)."
+            )
         for name, value in conditions.items():
             if name not in by_name:
                 what = "is numeric" if name in numeric else "is not a column of the training data"
