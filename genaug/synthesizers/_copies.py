@@ -10,7 +10,8 @@ Where distances are measured
     (:class:`genaug.metrics._encoding.KnnSpace`, fitted on the reference rows: continuous
     spans standardised, one-hot spans weighted by ``1/sqrt(2)``), so a threshold means the
     same as a distance from :func:`genaug.metrics.distance_to_closest_record` on the same
-    rows. Images: in the model codec's pixel space (values in [-1, 1], flattened). The
+    rows. Images: in the model codec's pixel space (values in [-1, 1], flattened), the
+    generated images decoded to the training form first, as ``sample`` returns them. The
     nearest-neighbour search is the metrics' own (:func:`genaug.metrics._neighbors.nearest`).
     Labels are not part of the distance: a row that copies a training row's features is
     redrawn whatever its label.
@@ -208,7 +209,12 @@ class CopyFilter:
     def too_close(self, block: np.ndarray) -> np.ndarray:
         """Whether each row of ``block`` (the model's encoded space) is within the threshold."""
         if self.images:
-            z = block.reshape(block.shape[0], -1).astype(np.float64)
+            # As the caller gets them: the network's output has the codec's padding and
+            # values between the input dtype's levels, so a copy would read 0.5-1.0 away
+            # from its encoded original.
+            codec = self.model.codec_
+            z = codec.transform(codec.inverse_transform(block))
+            z = z.reshape(block.shape[0], -1).astype(np.float64)
         else:
             decoded = self.model._decode_rows(block)
             if not isinstance(decoded, pd.DataFrame):
