@@ -605,7 +605,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for option in ("html", "json"):
         if getattr(args, option) is not None:
             check_output(getattr(args, option), f"--{option}", args.force)
-    if Path(require_path(args.real, "REAL")).is_dir():
+    images = Path(require_path(args.real, "REAL")).is_dir()
+    if images:
         real, y_real, synthetic, y_synthetic, holdout, y_holdout = _image_tables(args)
     else:
         real, y_real = _split(read_data(args.real, "REAL"), args.label, args.real)
@@ -628,6 +629,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         metrics=args.metrics,
         random_state=args.seed,
         discrete_columns=args.discrete,
+        # Pixel values as they are: standardised per pixel, a near-constant border pixel
+        # would weigh as much as the digit's strokes.
+        features=images,
     )
     report.summary()  # the command's result: printed under --quiet too
     say = _printer(args)

@@ -945,6 +945,8 @@ def test_evaluate_compares_image_folders_in_pixel_space(images, tmp_path, capsys
     assert saved["info"]["n_real"] == 19 and saved["info"]["n_synthetic"] == 19
     assert set(saved["families"]) >= {"fidelity", "detection", "privacy", "utility"}
     assert saved["info"]["n_columns"] == 8 * 8 * 3
+    # Distances on the pixel values as they are, not standardised per pixel.
+    assert saved["info"]["features"] is True
 
 
 @pytest.mark.parametrize(
