@@ -515,6 +515,15 @@ def _augment_images(args: argparse.Namespace) -> int:
             f"DATA {str(args.data)!r} is an image folder, so the augmented data set is a "
             f"folder too, but -o {str(args.output)!r} names a table file: give a folder."
         )
+    data, out = Path(args.data).resolve(), Path(args.output).resolve()
+    if out == data or data in out.parents or out in data.parents:
+        # Inside DATA, the output would be read as one more class by the next fit; around
+        # it, replacing the output would delete DATA.
+        where = "is" if out == data else "is inside" if data in out.parents else "holds"
+        raise UsageError(
+            f"-o {str(args.output)!r} {where} DATA {str(args.data)!r}: write the augmented "
+            "folder outside DATA."
+        )
     check_output_folder(args.output, "-o", args.force)
     folder = _read_images(args)
     clash = synthetic_name_clash(folder)

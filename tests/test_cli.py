@@ -248,6 +248,14 @@ def test_augment_reject_copies_is_refused_for_image_folders(images, tmp_path, ca
     assert main(args) == 2
     _one_error_line(capsys.readouterr().err, "--reject-copies", "tables")
 
+
+def test_augment_refuses_an_output_folder_inside_or_around_its_data(images, tmp_path, capsys):
+    root = images["root"]
+    for out, words in [(root / "augmented", "is inside DATA"), (root.parent, "holds DATA")]:
+        assert main(["augment", str(root), "--epochs", "1", "-o", str(out), "--force"]) == 2
+        _one_error_line(capsys.readouterr().err, "-o", words)
+    assert not (root / "augmented").exists()
+
 # ------------------------------------------------------------------------ evaluate
 def test_evaluate_prints_the_summary_and_writes_reports(files, tmp_path, capsys):
     real = _table(160, seed=1)
