@@ -20,6 +20,7 @@ second against 2.5 million for whole record batches, measured on 200,000 five-co
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 import warnings
@@ -32,6 +33,7 @@ from sklearn.base import clone
 
 from genaug._random import derive_seed, resolve_seed
 from genaug._validation import Satisfies, is_path_like, validate_params
+from genaug.data.images import ImageCodec, uint8_images
 from genaug.exceptions import InvalidDataError, InvalidParameterError
 from genaug.sklearn import SyntheticAugmenter
 
@@ -197,7 +199,9 @@ def synthesize_dataset(
 
     The rows come from ``fitted_synthesizer.iter_sample(n, y, random_state=random_state,
     chunk_size=chunk_size)`` and are written to disk one chunk at a time, so memory is bounded
-    by ``chunk_size`` rows however large ``n`` is.
+    by ``chunk_size`` rows however large ``n`` is. A synthesizer fitted on images gives an
+    ``Image`` column of PNG-encoded 8-bit images (float pixels mapped from the training
+    range), named ``"image"`` or after the ``Image`` column of ``features``.
 
     Parameters
     ----------
@@ -232,8 +236,8 @@ def synthesize_dataset(
     Raises
     ------
     InvalidParameterError
-        If ``features`` lacks a column that the synthesizer produces, or ``fitted_synthesizer``
-        has no ``iter_sample``.
+        If ``features`` lacks a column that the synthesizer produces (or, for images, has
+        not exactly one ``Image`` column), or ``fitted_synthesizer`` has no ``iter_sample``.
     InvalidDataError
         If a sampled value does not fit its feature (e.g. a label missing from a
         ``ClassLabel``'s names).
@@ -257,8 +261,54 @@ def synthesize_dataset(
     if label_column is not None and not isinstance(label_column, str):
         raise InvalidParameterError(f"label_column must be a str; got {label_column!r}.")
     chunks = fitted_synthesizer.iter_sample(n, y, random_state=random_state, chunk_size=chunk_size)
-    frames = (_chunk_frame(chunk, label_column) for chunk in chunks)
+    codec = getattr(fitted_synthesizer, "codec_", None)
+    if isinstance(codec, ImageCodec):
+        frames, features = _image_frames(hf, chunks, codec, label_column, features)
+    else:
+        frames = (_chunk_frame(chunk, label_column) for chunk in chunks)
     return _write_dataset(hf, frames, features, cache_dir)
+
+
+def _image_frames(
+    hf: Any,
+    chunks: Iterator[Any],
+    codec: ImageCodec,
+    label_column: str | None,
+    features: Features | None,
+) -> tuple[Iterator[pd.DataFrame], Features]:
+    """An image model's chunks as frames of PNG-encoded ``Image`` values, and their features.
+
+    The images go into the one ``Image`` column of ``features``, or into ``"image"`` (an
+    ``Image`` feature, the label's type read from the first chunk) without ``features``.
+    """
+    if features is None:
+        column = "image"
+    else:
+        columns = [name for name, f in features.items() if isinstance(f, hf.Image)]
+        if len(columns) != 1:
+            raise InvalidParameterError(
+                "features must have exactly one Image column for the images of an image "
+                f"synthesizer; it has {len(columns)}: {columns}."
+            )
+        column = columns[0]
+    encoder = hf.Image()
+    layout = None if codec.container_ == "pil" else codec.layout_
+
+    def frame(chunk: Any) -> pd.DataFrame:
+        X, y = chunk if isinstance(chunk, tuple) else (chunk, None)
+        # One encode per image (a PNG each), as datasets itself stores them.
+        images = [encoder.encode_example(image) for image in uint8_images(X, codec.scale_, layout)]
+        out = _chunk_frame((pd.DataFrame(index=range(len(images))), y), label_column)
+        out.insert(0, column, images)
+        return out
+
+    frames = map(frame, chunks)
+    if features is not None:
+        return frames, features
+    first = next(frames)
+    inferred = _infer_features(hf, first.drop(columns=[column]))
+    features = hf.Features({column: hf.Image(), **inferred})
+    return itertools.chain([first], frames), features
 
 
 def _check_cache_dir(cache_dir: Any, owner: str) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genaug.data.images import as_nchw
+from genaug.data.images import uint8_images
 from genaug.exceptions import InvalidDataError
 from genaug.io import atomic_write_file, holds_genaug_model, replace_folder
 
@@ -358,20 +358,6 @@ def _folder_name(label: Any) -> str:
     return name
 
 
-def _uint8_images(X: Any, scale: tuple[float, float]) -> np.ndarray:
-    """Sampled images as ``uint8`` N x H x W (grayscale) or N x H x W x 3 (RGB).
-
-    Models fitted on ``uint8`` images sample ``uint8`` already; float images are mapped from
-    the pixel range ``scale`` (the codec's ``scale_``) to 0..255.
-    """
-    arr = as_nchw(X)
-    if arr.dtype != np.uint8:
-        low, high = scale
-        arr = np.clip(np.rint((arr.astype(np.float32) - low) * (255.0 / (high - low))), 0, 255)
-        arr = arr.astype(np.uint8)
-    return arr[:, 0] if arr.shape[1] == 1 else arr.transpose(0, 2, 3, 1)
-
-
 class ImageFolderWriter:
     """Fills a (temporary) folder with class sub-folders of images and a manifest.
 
@@ -419,7 +405,7 @@ class ImageFolderWriter:
 
     def add_synthetic(self, X: Any, y: Any, scale: tuple[float, float]) -> None:
         """Write one ``iter_sample`` chunk of images ``X`` with labels ``y`` (or ``None``)."""
-        images = _uint8_images(X, scale)
+        images = uint8_images(X, scale)
         labels = [None] * len(images) if y is None else np.asarray(y).tolist()
         rows = []
         for image, label in zip(images, labels):

@@ -32,6 +32,7 @@ from datasets import (  # noqa: E402
 
 from genaug import SyntheticAugmenter, VAESynthesizer  # noqa: E402
 from genaug.adapters.hf import augment_dataset, synthesize_dataset  # noqa: E402
+from genaug.data.images import uint8_images  # noqa: E402
 from genaug.exceptions import InvalidDataError, InvalidParameterError  # noqa: E402
 
 TINY = {"epochs": 2, "latent_dim": 4, "encoder_hidden": (16,), "decoder_hidden": (16,)}
@@ -484,6 +485,42 @@ def test_image_columns_get_synthetic_images_per_class(tmp_path):
     assert [np.asarray(im).tolist() for im in again.select(range(16, 24))["image"]] == [
         np.asarray(im).tolist() for im in images
     ]
+
+
+@pytest.mark.parametrize("form", ["uint8 NHW", "float NCHW", "pil"])
+def test_synthesize_dataset_writes_an_image_model_s_images(tmp_path, form):
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (16, 6, 6), dtype=np.uint8)
+    images = {
+        "uint8 NHW": pixels,
+        "float NCHW": pixels[:, None].astype(np.float32) / 255.0,
+        "pil": [Image.fromarray(a) for a in pixels],
+    }[form]
+    labels = np.array(["cat"] * 10 + ["dog"] * 6)
+    model = tiny_vae(random_state=0).fit(images, labels)
+    ds = synthesize_dataset(model, 9, y={"cat": 4, "dog": 5}, random_state=1,
+                            cache_dir=tmp_path)
+    assert list(ds.features) == ["image", "label"]
+    assert ds.features["image"] == datasets.Image()
+    assert ds.features["label"].dtype in ("string", "large_string")
+    assert sorted(ds["label"]) == ["cat"] * 4 + ["dog"] * 5
+    got = [np.asarray(im) for im in ds["image"]]
+    assert all(im.dtype == np.uint8 and im.shape == (6, 6) for im in got)
+    # The images sample() gives for the same seed, as 8-bit pixels.
+    X, y = model.sample(9, y={"cat": 4, "dog": 5}, random_state=1)
+    expected = uint8_images(X, model.codec_.scale_)
+    assert np.array_equal(np.stack(got), expected) and list(ds["label"]) == list(y)
+    # Pinned to a data set's features: the label becomes ClassLabel ids.
+    pinned = Features({"label": ClassLabel(names=["cat", "dog"]), "photo": datasets.Image()})
+    ds = synthesize_dataset(model, 9, y={"cat": 4, "dog": 5}, random_state=1,
+                            features=pinned, cache_dir=tmp_path)
+    assert ds.features == pinned and sorted(ds["label"]) == [0] * 4 + [1] * 5
+    assert np.array_equal(np.stack([np.asarray(im) for im in ds["photo"]]), expected)
+    with pytest.raises(InvalidParameterError, match="exactly one Image column"):
+        synthesize_dataset(model, 3, features=Features({"label": Value("string")}),
+                           cache_dir=tmp_path)
 
 
 def test_image_columns_with_other_columns_need_exclusion(tmp_path):

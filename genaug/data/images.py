@@ -227,6 +227,33 @@ def as_nchw(X: Any, layout: str | None = None) -> np.ndarray:
     return np.ascontiguousarray(_read(X, layout, None)[0])
 
 
+def uint8_images(X: Any, scale: tuple[float, float], layout: str | None = None) -> np.ndarray:
+    """Images as ``uint8`` N x H x W (grayscale) or N x H x W x 3 (RGB), for image files.
+
+    Models fitted on ``uint8`` images sample ``uint8`` already; float images are mapped from
+    the pixel range ``scale`` (the codec's ``scale_``) to 0..255.
+
+    Parameters
+    ----------
+    X : ndarray, Tensor or list of PIL images
+        Images in any layout :func:`as_nchw` reads.
+    scale : tuple of float
+        The pixel values that 0 and 255 stand for.
+    layout : {"NHW", "NHWC", "NCHW"}, optional
+        The layout of an array whose shape fits two layouts.
+
+    Returns
+    -------
+    ndarray of uint8
+    """
+    arr = as_nchw(X, layout)
+    if arr.dtype != np.uint8:
+        low, high = scale
+        arr = np.clip(np.rint((arr.astype(np.float32) - low) * (255.0 / (high - low))), 0, 255)
+        arr = arr.astype(np.uint8)
+    return arr[:, 0] if arr.shape[1] == 1 else arr.transpose(0, 2, 3, 1)
+
+
 class ImageCodec:
     """Reversible encoder between a batch of images and float32 ``N x C x S x S`` in [-1, 1].
 

@@ -7,9 +7,9 @@ Every column becomes a *mode* span and/or a *value* span of the encoded matrix:
   ``fit``, with one more slot for "missing" when the column had missing values;
 * a numeric column (integers, floats, datetimes) becomes a one-hot *mode* span, whose slots are
   "missing" (if any value was missing), each *point mass* (a value repeated in at least
-  ``point_mass_threshold`` of the rows, and at least twice, such as the zeros of a capital-gain column) and the
-  continuous components, followed by one *value* span holding the standardised value of the
-  rows that fall in a continuous component (0 elsewhere).
+  ``point_mass_threshold`` of the rows, and at least twice, such as the zeros of a
+  capital-gain column) and the continuous components, followed by one *value* span holding
+  the standardised value of the rows that fall in a continuous component (0 elsewhere).
 
 Two encodings of the continuous part are offered (``continuous_encoding``):
 
