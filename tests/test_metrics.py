@@ -243,6 +243,32 @@ def test_holdout_privacy_tells_memorisation_from_generalisation():
     assert abs(gm.membership_inference_auc(train, holdout, fresh, random_state=0) - 0.5) < 0.1
 
 
+def test_rows_beyond_the_real_range_are_left_out_of_holdout_privacy():
+    # The encoding clips values beyond the training range onto its ends, where far-off rows
+    # would sit on the most extreme training rows: DCR share and MIA near 1 ("memorised"),
+    # though they copy nothing.
+    data, _ = mixed_table(1500, seed=11)
+    train, holdout, fresh = data.iloc[:500], data.iloc[500:1000], data.iloc[1000:]
+    far = fresh.assign(x=train["x"].max() + 3.0 + np.abs(fresh["x"].to_numpy()))
+    assert gm.dcr_share(train, holdout, far, random_state=0) == 0.5
+    assert gm.membership_inference_auc(train, holdout, far, random_state=0) == 0.5
+    # Half far off: the other half is measured as it would be on its own.
+    mixed = pd.concat([far.iloc[:250], fresh.iloc[250:]])
+    share = gm.dcr_share(train, holdout, mixed, random_state=0)
+    assert abs(share - 0.5) < 0.12
+    report = evaluate(train, far, real_holdout=holdout, metrics="privacy", random_state=0)
+    metrics = {k: v["value"] for k, v in report.to_dict()["families"]["privacy"]["metrics"].items()}
+    assert metrics["outside_range_rate"] == 1.0 and metrics["dcr_share"] == 0.5
+    assert "without the 100.0% of synthetic rows outside the real range" in (
+        report.to_dict()["families"]["privacy"]["verdict"]
+    )
+    # As features, nothing is clipped and nothing is left out.
+    numbers = ["x", "count"]
+    plain = evaluate(train[numbers], far[numbers], real_holdout=holdout[numbers],
+                     metrics="privacy", features=True, random_state=0)
+    assert plain.to_dict()["families"]["privacy"]["metrics"]["outside_range_rate"]["value"] == 0.0
+
+
 # ---------------------------------------------------------------------------- utility
 def test_utility_reports_gain_over_the_real_baseline():
     data, y = mixed_table(1500, seed=12)

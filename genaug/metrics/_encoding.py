@@ -260,6 +260,28 @@ def numeric_values(col: pd.Series) -> np.ndarray:
     return col.to_numpy(dtype=float, na_value=np.nan)
 
 
+def inside_range(reference: pd.DataFrame, table: pd.DataFrame, kinds: dict) -> np.ndarray:
+    """Rows of ``table`` whose numeric and datetime values (missing ones aside) lie within the
+    range of ``reference``'s, up to 1e-6 of its width."""
+    inside = np.ones(len(table), dtype=bool)
+    for name, kind in kinds.items():
+        if kind == CATEGORICAL:
+            continue
+        ref = numeric_values(reference[name])
+        if np.isnan(ref).all():
+            continue
+        lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
+        # Of the width, not the magnitude: for datetimes (~1.7e18 ns) or unix seconds that
+        # would be half an hour whatever the data's span. But float32 values (and a constant
+        # column, of zero width) also get float32's rounding of the bound.
+        tol = 1e-6 * (hi - lo)
+        if kind != DATETIME and (hi == lo or table[name].dtype == np.float32):
+            tol = max(tol, 2.0**-23 * max(abs(lo), abs(hi)))
+        values = numeric_values(table[name])
+        inside &= ~((values < lo - tol) | (values > hi + tol))  # NaN compares False
+    return inside
+
+
 def shared_codes(cols: Sequence[pd.Series]) -> tuple[list[np.ndarray], np.ndarray]:
     """Integer codes of categorical columns over the union of their values (-1 = missing).
 

@@ -23,6 +23,7 @@ from genaug.metrics._encoding import (
     column_kinds,
     encode,
     fill_doc,
+    inside_range,
     make_rng,
     prepare_tables,
     row_keys,
@@ -154,10 +155,15 @@ def _encoded_sets(
     max_rows: int,
     discrete_columns: Sequence[Any] | None,
     random_state: Any,
+    inside: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.random.Generator]:
+    """The (subsampled) tables in the k-NN space. With ``inside`` (a dict, filled here), also
+    each other table's rows within the training rows' range, which the encoding does not
+    clip (all rows with ``features``)."""
     train_f, other_f = prepare_tables(train, others, real_argument="train")
+    kinds = None
     if not features:
-        column_kinds(train_f, list(other_f.values()), list(other_f), discrete_columns)
+        kinds = column_kinds(train_f, list(other_f.values()), list(other_f), discrete_columns)
     rng = make_rng(random_state)
     train_f = train_f.iloc[subsample(len(train_f), max_rows, rng)]
     other_f = {n: f.iloc[subsample(len(f), max_rows, rng)] for n, f in other_f.items()}
@@ -168,6 +174,13 @@ def _encoded_sets(
         discrete_columns=discrete_columns,
         others_names=list(other_f),
     )
+    if inside is not None:
+        for name, frame in other_f.items():
+            inside[name] = (
+                np.ones(len(frame), dtype=bool)
+                if kinds is None
+                else inside_range(train_f, frame, kinds)
+            )
     return train_z, dict(zip(other_f, zs)), rng
 
 
@@ -271,6 +284,7 @@ def nearest_neighbor_distance_ratio(
 class _HoldoutPrivacy:
     dcr_share: float
     mia_auc: float
+    left_out: float = 0.0  # share of synthetic rows left out (outside the real range)
 
 
 def _balanced(
@@ -289,8 +303,19 @@ def _holdout_privacy(
     synth_z: np.ndarray,
     holdout_z: np.ndarray,
     rng: np.random.Generator,
+    inside: np.ndarray | None = None,
 ) -> _HoldoutPrivacy:
+    """DCR share and membership-inference AUC, on the synthetic rows ``inside`` (all by default).
+
+    Without a synthetic row to measure, both are 0.5: the rows reveal nothing.
+    """
     members, non_members = _balanced(train_z, holdout_z, rng)
+    left_out = 0.0
+    if inside is not None and not inside.all():
+        left_out = float(1.0 - inside.mean())
+        synth_z = synth_z[inside]
+    if not len(synth_z):
+        return _HoldoutPrivacy(0.5, 0.5, left_out)
     to_train = nearest(synth_z, members, 1)[:, 0]
     to_holdout = nearest(synth_z, non_members, 1)[:, 0]
     share = float(np.mean(to_train < to_holdout) + 0.5 * np.mean(to_train == to_holdout))
@@ -299,11 +324,12 @@ def _holdout_privacy(
     non_member_d = nearest(non_members, synth_z, 1)[:, 0]
     labels = np.r_[np.ones(len(member_d)), np.zeros(len(non_member_d))]
     auc = float(roc_auc_score(labels, -np.r_[member_d, non_member_d]))
-    return _HoldoutPrivacy(share, auc)
+    return _HoldoutPrivacy(share, auc, left_out)
 
 
 def _holdout_metric(train, holdout, synthetic, features, max_rows, discrete_columns, rs, owner):
     check_params(owner, features=features, max_rows=max_rows, random_state=rs)
+    inside: dict[str, np.ndarray] = {}
     train_z, zs, rng = _encoded_sets(
         train,
         {"holdout": holdout, "synthetic": synthetic},
@@ -311,8 +337,9 @@ def _holdout_metric(train, holdout, synthetic, features, max_rows, discrete_colu
         max_rows=max_rows,
         discrete_columns=discrete_columns,
         random_state=rs,
+        inside=inside,
     )
-    return _holdout_privacy(train_z, zs["synthetic"], zs["holdout"], rng)
+    return _holdout_privacy(train_z, zs["synthetic"], zs["holdout"], rng, inside["synthetic"])
 
 
 @fill_doc(params=_HOLDOUT_PARAMS)
@@ -333,6 +360,9 @@ def dcr_share(
     closest holdout row ``d_H(s)``, and ``share = mean(1[d_T < d_H] + 1/2 * 1[d_T = d_H])``.
     A generator that does not memorise draws rows that are as likely to fall near either set:
     about 0.5. Values near 1 mean the synthetic rows track the training rows.
+    Synthetic rows with a numeric value outside the training rows' range are left out (unless
+    ``features``): the encoding clips such values onto the range's ends, where the rows would
+    sit on the most extreme training rows without copying anything. With none left, 0.5.
     {params}
     Returns
     -------
@@ -368,6 +398,7 @@ def membership_inference_auc(
     near its training rows. The result is the ROC-AUC of this score at telling members from
     non-members: 0.5 means the synthetic data reveals nothing about membership, 1 that it reveals
     every member. This is the full black-box attack of GAN-Leaks without calibration.
+    Synthetic rows outside the training rows' range are left out, as in :func:`dcr_share`.
     {params}
     Returns
     -------
