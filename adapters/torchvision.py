@@ -15,7 +15,9 @@ grown with them.
 Items are what torchvision's own data sets give: a PIL image when the synthesizer was fitted
 on integer images (uint8 arrays or tensors, PIL images), so that the usual transforms apply;
 otherwise a ``C x H x W`` tensor in the training dtype and value range. Labeled synthesizers
-give ``(image, label)`` items, unlabeled ones the image alone.
+give ``(image, label)`` items, unlabeled ones the image alone. :func:`augment_dataset` gives
+the synthetic items of a data set of tensors or arrays (a ``TensorDataset``, say) the real
+items' form instead.
 
 torchvision and pillow are imported when a function is called (``pip install genaug[vision]``).
 """
@@ -173,7 +175,39 @@ class SyntheticDataset(Dataset):
         self.labels = self._plan_labels(y)
         # Integer images come back as PIL images, as torchvision's own data sets give them.
         self._as_pil = np.dtype(self._codec.dtype_).kind in "ui"
+        # (container, dtype, per-image layout) of the real items, when augment_dataset gives
+        # the images their form; None: the form above.
+        self._form: tuple[str, Any, str] | None = None
         self._cache: dict[int, tuple[Any, Any]] = {}
+
+    def _take_form(self, like: Any) -> bool:
+        """Give the images the form of ``like``, one real image (tensor or array): its
+        container, dtype and layout (``H x W``, ``C x H x W`` or ``H x W x C``).
+
+        Only where the images can take it without a guess: the same kind of dtype (integer
+        or float: the value range is then the training one) and the same pixels. Returns
+        whether they take it.
+        """
+        if not isinstance(like, (torch.Tensor, np.ndarray)):
+            return False
+        is_float = like.is_floating_point() if isinstance(like, torch.Tensor) else (
+            like.dtype.kind == "f"
+        )
+        if is_float != (np.dtype(self._codec.dtype_).kind == "f"):
+            return False
+        c, h, w = self._codec.channels_, self._codec.height_, self._codec.width_
+        shapes = {"CHW": (c, h, w), "HWC": (h, w, c)}
+        if c == 1:
+            shapes["HW"] = (h, w)
+        # A shape that fits both 3-D layouts (3 x 3 x 3) reads as the training layout.
+        order = ["HWC", "CHW"] if self._codec.layout_ == "NHWC" else ["CHW", "HWC"]
+        layout = next((k for k in [*order, "HW"] if shapes.get(k) == tuple(like.shape)), None)
+        if layout is None:
+            return False
+        container = "torch" if isinstance(like, torch.Tensor) else "numpy"
+        self._form = (container, like.dtype, layout)
+        self._as_pil = False
+        return True
 
     def _plan_labels(self, y: Any) -> np.ndarray | None:
         if y is None:
@@ -242,6 +276,16 @@ class SyntheticDataset(Dataset):
             pixels = unsorted
             labels = self.labels[start:stop]
         labels = None if labels is None else np.asarray(labels)
+        if self._form is not None:
+            container, dtype, layout = self._form
+            if layout == "HW":
+                pixels = pixels[:, 0]
+            elif layout == "HWC":
+                pixels = pixels.transpose(0, 2, 3, 1)
+            pixels = np.ascontiguousarray(pixels)
+            if container == "numpy":
+                return pixels.astype(dtype, copy=False), labels
+            return torch.from_numpy(pixels).to(dtype), labels
         if self._as_pil:
             images: Any = pixels.transpose(0, 2, 3, 1).astype(np.uint8)
             if images.shape[-1] == 1:
@@ -423,28 +467,62 @@ def fit_from_dataset(synthesizer: Any, dataset: Dataset, *, labels: bool = True)
     return synthesizer.fit(_stack(images), y)
 
 
-def _class_counts(fitted: Any, dataset: Any, n_per_class: Any) -> dict:
-    classes = fitted.classes_
+def _plan_counts(dataset: Any, n_per_class: Any) -> tuple[int | dict, dict]:
+    """``n_per_class`` checked before any fit: its counts, with class names of the data set's
+    ``class_to_idx`` turned into indices and every other key kept as a label.
+
+    Returns the count (an int) or the counts by label, and the key that named each label.
+    """
+    if not isinstance(n_per_class, Mapping):
+        return _check_count(n_per_class, "n_per_class", 0), {}
+    lookup = getattr(dataset, "class_to_idx", None) or {}
+    counts: dict = {}
+    named: dict = {}
+    for key, count in n_per_class.items():
+        # Names first, by exact key: np.isin("3", classes) would match the index 3 (numpy
+        # compares a string with integers as strings) and leave the name "3" unresolved.
+        label = _scalar(lookup[key] if key in lookup else key)
+        if label in named:
+            raise InvalidParameterError(
+                f"n_per_class names the class {label!r} twice, as {named[label]!r} and as "
+                f"{key!r}; give each class once."
+            )
+        counts[label] = _check_count(count, f"n_per_class[{key!r}]", 0)
+        named[label] = key
+    return counts, named
+
+
+def _class_counts(plan: int | dict, named: dict, classes: Any, dataset: Any) -> dict:
+    """The counts by class of ``classes`` (an int: the same for each), checked against them."""
     if classes is None:
         raise InvalidParameterError(
             "augment_dataset draws images per class; the synthesizer was fitted without labels."
         )
-    if not isinstance(n_per_class, Mapping):
-        count = _check_count(n_per_class, "n_per_class", 0)
-        return {_scalar(c): count for c in classes}
-    lookup = getattr(dataset, "class_to_idx", None) or {}
-    counts = {}
-    for key, count in n_per_class.items():
-        label = key
-        if not np.isin(key, classes) and key in lookup:
-            label = lookup[key]  # a class name of an ImageFolder
-        if not np.isin(label, classes):
-            raise InvalidParameterError(
-                f"n_per_class names {key!r}, which is not a class of the synthesizer; its "
-                f"classes are {[_scalar(c) for c in classes[:20]]}."
-            )
-        counts[_scalar(label)] = _check_count(count, f"n_per_class[{key!r}]", 0)
-    return counts
+    if not isinstance(plan, dict):
+        return {_scalar(c): plan for c in classes}
+    # Each label as the class it equals (3 -> 3, 3.0 -> 3): a set-like exact match, where
+    # np.isin would cast mixed types to strings.
+    known = {c: c for c in np.asarray(classes).tolist()}
+    unknown = [key for label, key in named.items() if label not in known]
+    if unknown:
+        names = list(getattr(dataset, "class_to_idx", None) or {})
+        hint = f" and its class names {names[:20]}" if names else ""
+        raise InvalidParameterError(
+            f"n_per_class names {unknown[0]!r}, which is not a class of the synthesizer; its "
+            f"classes are {list(known)[:20]}{hint}."
+        )
+    return {known[label]: count for label, count in plan.items()}
+
+
+def _first_item(dataset: Any) -> tuple[Any, Any]:
+    """The image and target of a data set's first item (``None`` where there is none); a
+    ``DatasetFolder``'s are not read (its items are its transform's)."""
+    if _is_folder(dataset) or len(dataset) == 0:
+        return None, None
+    item = dataset[0]
+    if isinstance(item, (tuple, list)):
+        return item[0], item[1] if len(item) >= 2 else None
+    return item, None
 
 
 def augment_dataset(
@@ -468,12 +546,17 @@ def augment_dataset(
         ``real_dataset`` with :func:`fit_from_dataset` (``synthesizer`` itself stays unfitted).
     n_per_class : int or dict of {label: count}
         Synthetic images of each class (an int: of every class). Keys may be class indices
-        or, for a data set with ``class_to_idx``, class names.
+        or, for a data set with ``class_to_idx``, class names (a key found there is a name,
+        so folders named ``"0"`` .. ``"9"`` work). Each class may be named once.
     transform, target_transform : callable, None or "inherit", default="inherit"
         Applied to the synthetic items. ``"inherit"`` takes the real data set's own when the
         synthetic images are PIL images (raw images, as the real data set's transform
         expects), and none otherwise (tensors are taken to be in the transformed space
-        already).
+        already). With no transform, the synthetic images of a data set other than a
+        ``DatasetFolder`` take the form of its first item's image when that is a tensor or
+        array of the same pixels and kind of dtype (integer or float): its container,
+        dtype and layout (``H x W``, ``C x H x W`` or ``H x W x C``), so that real and
+        synthetic items batch together.
     random_state : int, numpy Generator or None, default=None
         Seed of the synthetic images (and of the fit, when it happens here).
     batch_size : int, default=256
@@ -495,7 +578,25 @@ def augment_dataset(
     """
     _require_vision()
     seed = None if random_state is None else resolve_seed(random_state)
+    # Every argument is checked before the fit, which may take minutes.
+    plan, named = _plan_counts(real_dataset, n_per_class)
+    if (plan if isinstance(plan, int) else sum(plan.values())) == 0:
+        raise InvalidParameterError(
+            "n_per_class asks for no synthetic image; ask for at least one."
+        )
+    for name, value in (("transform", transform), ("target_transform", target_transform)):
+        if isinstance(value, str) and value != INHERIT:
+            raise InvalidParameterError(
+                f"{name} must be a callable, None or {INHERIT!r}; got {value!r}."
+            )
     if getattr(synthesizer, "codec_", None) is None:
+        if _is_folder(real_dataset):
+            # The classes the fit will find: a DatasetFolder's targets, known without reading
+            # an image.
+            targets = getattr(real_dataset, "targets", None)
+            if targets is None:
+                targets = [target for _, target in real_dataset.samples]
+            _class_counts(plan, named, np.unique(np.asarray(targets)), real_dataset)
         fitted = clone(synthesizer)
         if seed is not None and "random_state" in fitted.get_params(deep=False):
             fitted.set_params(random_state=derive_seed(seed, 0))
@@ -503,45 +604,29 @@ def augment_dataset(
     else:
         fitted = synthesizer
     _image_codec(fitted)
-    counts = _class_counts(fitted, real_dataset, n_per_class)
-    total = sum(counts.values())
-    if total == 0:
-        raise InvalidParameterError(
-            "n_per_class asks for no synthetic image; ask for at least one."
-        )
+    counts = _class_counts(plan, named, fitted.classes_, real_dataset)
     as_pil = np.dtype(fitted.codec_.dtype_).kind in "ui"
-    for name, value in (("transform", transform), ("target_transform", target_transform)):
-        if isinstance(value, str) and value != INHERIT:
-            raise InvalidParameterError(
-                f"{name} must be a callable, None or {INHERIT!r}; got {value!r}."
-            )
     if isinstance(transform, str):
         transform = getattr(real_dataset, "transform", None) if as_pil else None
     if isinstance(target_transform, str):
         target_transform = getattr(real_dataset, "target_transform", None) if as_pil else None
     synthetic = SyntheticDataset(
         fitted,
-        total,
+        sum(counts.values()),
         y=counts,
         transform=transform,
         target_transform=target_transform,
         random_state=None if seed is None else derive_seed(seed, 1),
         batch_size=batch_size,
     )
+    image, target = _first_item(real_dataset)
+    if transform is None:
+        # Images of the real items' form (a TensorDataset's uint8 or H x W tensors, say), so
+        # that a DataLoader batches real and synthetic items together. A transform gets them
+        # as documented for SyntheticDataset instead.
+        synthetic._take_form(image)
     # Targets of the real data set's kind: a DataLoader cannot collate tensor targets (a
     # TensorDataset's) with Python ints in one batch.
-    like = _tensor_target(real_dataset)
-    if like is not None:
-        synthetic._target_dtype, synthetic._target_shape = like.dtype, tuple(like.shape)
+    if isinstance(target, torch.Tensor) and target.numel() == 1:
+        synthetic._target_dtype, synthetic._target_shape = target.dtype, tuple(target.shape)
     return AugmentedDataset(real_dataset, synthetic)
-
-
-def _tensor_target(dataset: Any) -> torch.Tensor | None:
-    """The first real item's target when it is a one-value tensor (its dtype and shape are
-    given to the synthetic targets), else ``None``."""
-    if _is_folder(dataset) or len(dataset) == 0:
-        return None  # a DatasetFolder's targets are ints
-    item = dataset[0]
-    if isinstance(item, (tuple, list)) and len(item) >= 2 and isinstance(item[1], torch.Tensor):
-        return item[1] if item[1].numel() == 1 else None
-    return None

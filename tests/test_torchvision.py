@@ -254,6 +254,83 @@ def test_fit_from_any_dataset_of_image_label_pairs():
         fit_from_dataset(tiny_vae(), [X[0], X[1]])
 
 
+@pytest.mark.parametrize(
+    "dtype, shape",
+    [
+        (torch.uint8, (1, 8, 8)),
+        (torch.uint8, (8, 8)),
+        (torch.float32, (8, 8)),
+        (torch.float32, (8, 8, 1)),
+        (torch.float64, (1, 8, 8)),
+    ],
+)
+def test_synthetic_items_take_the_form_of_tensor_items(dtype, shape):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(0, 256, (48, *shape), generator=g, dtype=torch.uint8)
+    X = X if dtype == torch.uint8 else (X / 255).to(dtype)
+    real = TensorDataset(X, torch.arange(48) % 3)
+    aug = augment_dataset(real, tiny_vae(), n_per_class=2, random_state=0)
+    image = aug[len(real)][0]
+    assert isinstance(image, torch.Tensor) and image.dtype == dtype and image.shape == shape
+    if dtype != torch.uint8:
+        assert 0 <= image.min() and image.max() <= 1  # the real items' value range
+    images, _ = next(iter(DataLoader(aug, batch_size=len(aug))))  # real and synthetic batch
+    assert images.shape == (54, *shape)
+    # A transform gets the images as SyntheticDataset gives them, as documented.
+    given = augment_dataset(real, aug.synthetic.synthesizer, 1, transform=type, random_state=0)
+    assert given[len(real)][0] is (Image.Image if dtype == torch.uint8 else torch.Tensor)
+
+
+def test_synthetic_items_take_the_form_of_array_items():
+    X = np.random.default_rng(0).integers(0, 256, (24, 8, 8, 3), dtype=np.uint8)
+    real = [(x, i % 2) for i, x in enumerate(X)]
+    aug = augment_dataset(real, tiny_vae(), n_per_class=1, random_state=0)
+    image, label = aug[len(real)]
+    assert isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.shape == (8, 8, 3)
+    assert label == 0
+
+
+def no_fit(*args, **kwargs):
+    raise AssertionError("fitted before checking n_per_class")
+
+
+@pytest.fixture
+def digit_folder(tmp_path):
+    """Class folders named "1", "2", "3": the class named "1" has the index 0."""
+    rng = np.random.default_rng(0)
+    for name in ("1", "2", "3"):
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(
+                tmp_path / name / f"{i}.png"
+            )
+    return tmp_path
+
+
+def test_class_names_are_looked_up_before_indices_and_checked_before_the_fit(
+    digit_folder, monkeypatch
+):
+    folder = ImageFolder(str(digit_folder))
+    syn = fit_from_dataset(tiny_vae(random_state=0), folder)
+    # np.isin("1", [0, 1, 2]) is True: the name "1" must still mean the index 0.
+    aug = augment_dataset(folder, syn, n_per_class={"1": 2, "3": 1}, random_state=0)
+    assert aug.synthetic.labels.tolist() == [0, 0, 2]
+    assert aug.targets[len(folder):] == [0, 0, 2]
+
+    monkeypatch.setattr("genaug.adapters.torchvision.fit_from_dataset", no_fit)
+    with pytest.raises(InvalidParameterError, match=r"n_per_class names 3, which is not a"):
+        augment_dataset(folder, tiny_vae(), n_per_class={"1": 2, 3: 1})
+    with pytest.raises(InvalidParameterError, match=r"n_per_class\['1'\] must be"):
+        augment_dataset(folder, tiny_vae(), n_per_class={"1": -1})
+
+
+def test_a_class_named_twice_in_n_per_class_is_an_error(image_folder, monkeypatch):
+    folder = ImageFolder(str(image_folder))
+    monkeypatch.setattr("genaug.adapters.torchvision.fit_from_dataset", no_fit)
+    with pytest.raises(InvalidParameterError, match=r"class 2 twice, as 'owl' and as 2"):
+        augment_dataset(folder, tiny_vae(), n_per_class={"owl": 2, 2: 5})
+
+
 @pytest.mark.parametrize("cls", [GANSynthesizer, VAEGANSynthesizer])
 def test_other_families_work_in_the_adapter(cls, image_folder):
     widths = {"generator_hidden": (16,), "discriminator_hidden": (16,)}
