@@ -15,6 +15,9 @@ import torch
 import genaug.metrics as gm
 from genaug.exceptions import InvalidDataError, InvalidParameterError
 from genaug.metrics import evaluate
+from genaug.metrics._evaluate import _LEVELS
+
+_GOOD_FIDELITY = _LEVELS["fidelity"][0]
 
 
 def mixed_table(n: int, seed: int = 0, shift: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -45,6 +48,32 @@ def halves():
 
 
 # --------------------------------------------------------------------------- fidelity
+def test_a_broken_strong_pair_keeps_fidelity_from_good():
+    # Columns shuffled one by one keep every marginal but no dependency; with a dozen columns
+    # mostly independent to begin with, the average pair difference stays small.
+    rng = np.random.default_rng(0)
+    n = 2000
+    x = rng.normal(size=n)
+    cats = rng.choice(list("abc"), n)
+    real = pd.DataFrame(
+        {"x": x, "z": x + 0.2 * rng.normal(size=n), "c": cats,
+         "d": np.where(rng.random(n) < 0.9, cats, "a"),
+         **{f"u{i}": rng.normal(size=n) for i in range(8)}}
+    )
+    shuffled = pd.DataFrame(
+        {c: real[c].sample(frac=1, random_state=i).to_numpy() for i, c in enumerate(real)}
+    )
+    fresh = real.sample(frac=1, random_state=3)
+    good = evaluate(real.iloc[:1000], fresh.iloc[1000:], metrics="fidelity", random_state=0)
+    assert good.families["fidelity"].verdict.startswith("good")
+    broken = evaluate(real.iloc[:1000], shuffled.iloc[1000:], metrics="fidelity", random_state=0)
+    fidelity = broken.families["fidelity"]
+    assert fidelity.score >= _GOOD_FIDELITY  # the average alone would say good
+    assert fidelity.verdict.startswith("fair")
+    assert "worst pair 'x' x 'z' (Spearman rho off by" in fidelity.verdict
+    assert fidelity.metrics["pair_difference_max"] > 0.9
+
+
 def test_ks_is_zero_for_equal_and_one_for_disjoint_columns():
     real = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
     assert gm.ks_statistics(real, real)["x"] == 0.0

@@ -36,6 +36,10 @@ _LEVELS = {
 }
 # A column this far off (KS or TVD) is visible in a plot, whatever the average says.
 _WORST_COLUMN = 0.25
+# Likewise a pair of columns whose dependency (Spearman's rho, or Cramer's V) is this far off:
+# most pairs of a table are nearly independent, so the average hides a broken strong pair
+# (a table whose columns were shuffled one by one averaged 'good').
+_WORST_PAIR = 0.25
 # Rows of each table kept in the report for drawing the marginals.
 _PLOT_ROWS = 5_000
 # Copied training rows are the plainest privacy failure: 5 % more copies than a fresh real
@@ -93,6 +97,17 @@ def _upper(matrix: pd.DataFrame) -> np.ndarray:
     return values[np.triu_indices(values.shape[0], k=1)]
 
 
+def _worst_pair(matrix: pd.DataFrame) -> tuple[float, tuple[Any, Any] | None]:
+    """The largest entry above the diagonal and its pair of names (NaN and None if none)."""
+    values = matrix.to_numpy(dtype=float)
+    rows, cols = np.triu_indices(values.shape[0], k=1)
+    upper = values[rows, cols]
+    if not upper.size or np.isnan(upper).all():
+        return float("nan"), None
+    i = int(np.nanargmax(upper))
+    return float(upper[i]), (matrix.index[rows[i]], matrix.columns[cols[i]])
+
+
 def _fidelity(real: pd.DataFrame, synth: pd.DataFrame, kinds: dict) -> FamilyResult:
     columns = _column_fidelity(real, synth, kinds)
     corr = _correlation_difference(real, synth, kinds)
@@ -115,16 +130,35 @@ def _fidelity(real: pd.DataFrame, synth: pd.DataFrame, kinds: dict) -> FamilyRes
     }
     score = _nanmean([metrics["column_score"], metrics["pair_score"]])
     worst = columns["value"].idxmax()
+    pairs = [(*_worst_pair(corr), "Spearman rho"), (*_worst_pair(cramer), "Cramer's V")]
+    pairs = [p for p in pairs if p[1] is not None]
+    worst_pair = max(pairs, key=lambda p: p[0]) if pairs else None
+    metrics["pair_difference_max"] = worst_pair[0] if worst_pair else np.nan
     level = _level("fidelity", score)
-    if level == "good" and columns.at[worst, "value"] > _WORST_COLUMN:
+    if level == "good" and (
+        columns.at[worst, "value"] > _WORST_COLUMN
+        or (worst_pair is not None and worst_pair[0] > _WORST_PAIR)
+    ):
         level = "fair"
     verdict = (
         f"{level}: mean marginal distance {1 - metrics['column_score']:.3f}, "
         f"worst column {worst!r} ({columns.at[worst, 'statistic'].upper()} "
         f"{columns.at[worst, 'value']:.2f})"
     )
-    if np.isfinite(metrics["pair_score"]):
-        verdict += f"; pairwise dependencies off by {1 - metrics['pair_score']:.3f} on average"
+    if worst_pair is not None:
+        means = [
+            f"{name} by {value:.3f}"
+            for name, value in (
+                ("Spearman rho", metrics["correlation_difference_mean"]),
+                ("Cramer's V", metrics["cramers_v_difference_mean"]),
+            )
+            if np.isfinite(value)
+        ]
+        value, (a, b), name = worst_pair
+        verdict += (
+            f"; pairwise dependencies off on average ({', '.join(means)}), worst pair "
+            f"{a!r} x {b!r} ({name} off by {value:.2f})"
+        )
     if metrics["missing_gap_max"] > 0.05:
         gap_col = columns["missing_gap"].idxmax()
         verdict += f"; missing rate of {gap_col!r} off by {metrics['missing_gap_max']:.2f}"

@@ -49,6 +49,12 @@ METRIC_DEFINITIONS: dict[str, tuple[str, str]] = {
         "0",
         "Mean over categorical column pairs of |Cramér's V real - Cramér's V synthetic|.",
     ),
+    "pair_difference_max": (
+        "0",
+        "Largest difference in one pair's dependency: |Spearman's rho real - synthetic| over "
+        "numeric pairs, or of Cramér's V over categorical pairs. Above 0.25 caps the verdict "
+        "at fair.",
+    ),
     "contingency_difference_mean": (
         "0",
         "Mean over categorical column pairs of the total variation distance between the joint "
