@@ -299,6 +299,48 @@ def test_rows_beyond_the_real_range_are_left_out_of_holdout_privacy():
 
 
 # ---------------------------------------------------------------------------- utility
+def test_the_macro_f1_gain_interval_is_a_paired_bootstrap_of_the_holdout():
+    from genaug.metrics.utility import macro_f1_gain_interval
+
+    rng = np.random.default_rng(0)
+    y = rng.choice(np.array(["a", "b", "c"], dtype=object), 400)
+    before = y.copy()
+    wrong = rng.choice(400, 80, replace=False)
+    before[wrong] = np.where(y[wrong] == "a", "b", "a")
+    assert macro_f1_gain_interval(y, before, before, rng) == (0.0, 0.0)
+    # Ten rows put right and ten others put wrong: no gain that resampling could not make.
+    after = before.copy()
+    after[wrong[:10]] = y[wrong[:10]]
+    right = np.setdiff1d(np.arange(400), wrong)[:10]
+    after[right] = np.where(y[right] == "a", "c", "a")
+    low, high = macro_f1_gain_interval(y, before, after, rng)
+    assert low < 0 < high and high - low < 0.1
+    # Forty rows put right: every resample sees the gain.
+    better = before.copy()
+    better[wrong[:40]] = y[wrong[:40]]
+    low, high = macro_f1_gain_interval(y, before, better, rng)
+    assert 0 < low < high
+
+
+def test_utility_says_helps_only_when_the_interval_is_above_zero(monkeypatch):
+    import genaug.metrics._evaluate as ev
+
+    data, y = mixed_table(3000, seed=21)
+    args = dict(real_holdout=data.iloc[2000:2400], y_real=y[:30], y_holdout=y[2000:2400],
+                metrics="utility", random_state=0)
+    # 30 real rows against 1,970 more: a large gain, measured.
+    report = evaluate(data.iloc[:30], data.iloc[30:2000], y_synthetic=y[30:2000], **args)
+    metrics = report.families["utility"].metrics
+    gain = metrics["gain_augmented_macro_f1"]
+    assert metrics["gain_augmented_macro_f1_low"] > 0.1 and gain > 0.1
+    assert "real rows helps (" in report.families["utility"].verdict
+    assert "95% interval over holdout resamples" in report.families["utility"].verdict
+    # The same gain, with an interval that covers 0, is no measurable difference.
+    monkeypatch.setattr(ev, "macro_f1_gain_interval", lambda *a, **k: (-0.01, 0.9))
+    report = evaluate(data.iloc[:30], data.iloc[30:2000], y_synthetic=y[30:2000], **args)
+    assert "makes no measurable difference" in report.families["utility"].verdict
+
+
 def test_utility_reports_gain_over_the_real_baseline():
     data, y = mixed_table(1500, seed=12)
     train, y_train = data.iloc[:700], y[:700]

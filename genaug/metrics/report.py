@@ -184,6 +184,13 @@ for _m, _text in _UTILITY_TEXT.items():
         "0",
         f"TSTR - TRTR in holdout {_text}: what training on synthetic rows alone loses.",
     )
+for _end, _which in (("low", "2.5 %"), ("high", "97.5 %")):
+    METRIC_DEFINITIONS[f"gain_augmented_macro_f1_{_end}"] = (
+        "> 0" if _end == "low" else "",
+        f"The {_which} percentile of gain_augmented_macro_f1 over 500 Poisson-bootstrap "
+        "resamples of the holdout rows (both models scored on each); the verdict says "
+        "'helps' only when the interval lies above 0 (and the gain above 0.005).",
+    )
 
 _SCORE_DEFINITIONS = {
     "fidelity": "mean of column_score and pair_score",
