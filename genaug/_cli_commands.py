@@ -32,6 +32,7 @@ from genaug._cli_io import (
     check_output_folder,
     chunk_frame,
     is_table_path,
+    listing,
     read_data,
     read_image_folder,
     read_table,
@@ -74,6 +75,9 @@ BENCHMARKS_DIR_ENV = "GENAUG_BENCHMARKS_DIR"
 SYNTHETIC_FLAG = "is_synthetic"
 # Default --chunk-size: rows of a table, or images (64 x 64 RGB: 12 MiB), held at a time.
 TABLE_CHUNK, IMAGE_CHUNK = 65_536, 1_024
+# Neighbours of the diversity metrics (genaug.metrics.evaluate's k): given explicitly so
+# that the command's own check of the row counts uses the same number.
+KNN_K = 5
 
 
 def _printer(args: argparse.Namespace) -> Callable[[str], None]:
@@ -138,13 +142,20 @@ def _resized_note(folder: ImageFolder, image_size: int | None = None) -> str:
     return f"; {folder.resized} {were} resized to {w} x {h}"
 
 
-def _check_discrete(data: pd.DataFrame, args: argparse.Namespace) -> None:
-    check_columns(data, args.discrete or [], "--discrete", args.data)
-    if args.label in (args.discrete or []):
+def _check_discrete_label(args: argparse.Namespace) -> None:
+    """Refuse --discrete naming the --label column (before any file is read)."""
+    if args.label is not None and args.label in (args.discrete or []):
         raise UsageError(
             f"--discrete names the --label column {args.label!r}; labels are always "
             "categorical: leave it out of --discrete."
         )
+
+
+def _check_discrete(data: pd.DataFrame, args: argparse.Namespace, path: str) -> None:
+    """Refuse --discrete naming the label or a column that ``data`` (read from ``path``,
+    label included) lacks."""
+    _check_discrete_label(args)
+    check_columns(data, args.discrete or [], "--discrete", path)
 
 
 # ------------------------------------------------------------------------------ fit
@@ -165,7 +176,7 @@ def run_fit(args: argparse.Namespace) -> int:
         return 0
     data = read_table(args.data)
     X, y = split_label(data, args.label, args.data)
-    _check_discrete(data, args)
+    _check_discrete(data, args, args.data)
     synthesizer = _make_synthesizer(args).fit(X, y)
     synthesizer.save(args.output)
     say(
@@ -202,19 +213,33 @@ def _to_label(text: str, model: Any, args: argparse.Namespace, option: str) -> A
     classes = np.asarray(model.classes_).tolist()
     value = _from_text(text, classes)
     if value is None:
-        shown = [str(c) for c in classes[:20]]
         raise InvalidDataError(
             f"{option} {text!r} is not a class of the model in {args.model_dir!r}; "
-            f"its classes are {shown}."
+            f"its classes are {listing(classes)}."
         )
     return value
 
 
-def _to_conditions(pairs: list[tuple[str, str]], model: Any) -> dict[str, Any] | None:
+def _label_name(model: Any) -> Any:
+    """The name of the label column a table model was fitted with, or ``None``.
+
+    The public API gives it only as the name of the sampled labels: one row is drawn (an
+    error path only, so its cost does not matter).
+    """
+    if model.classes_ is None:
+        return None
+    _, y = model.sample(1, random_state=0)
+    return getattr(y, "name", None)
+
+
+def _to_conditions(
+    pairs: list[tuple[str, str]], model: Any, args: argparse.Namespace
+) -> dict[str, Any] | None:
     """``--condition COL=V`` values converted to the type of the column's categories.
 
     Values that match no category are passed on as typed: the synthesizer's error then names
-    the column and the values it has seen.
+    the column and the values it has seen. The label column is refused here, with the
+    options that choose it.
     """
     if not pairs:
         return None
@@ -235,6 +260,15 @@ def _to_conditions(pairs: list[tuple[str, str]], model: Any) -> dict[str, Any] |
         for info in model.codec_.columns_
         if info["kind"] == "categorical"
     }
+    features = {info["name"] for info in model.codec_.columns_}
+    unknown = [name for name in names if name not in features]
+    label = _label_name(model) if unknown else None
+    if label is not None and str(label) in unknown:
+        raise UsageError(
+            f"--condition names {str(label)!r}, the label column of the model in "
+            f"{str(args.model_dir)!r}; choose its class with --label-value V (or "
+            "--class-counts V=N,... for rows of several classes) instead."
+        )
     conditions = {}
     for name, text in pairs:
         value = _from_text(text, categories.get(name, []))
@@ -334,7 +368,7 @@ def run_sample(args: argparse.Namespace) -> int:
     chunks = model.iter_sample(
         n,
         _sample_labels(args, model),
-        conditions=_to_conditions(args.condition, model),
+        conditions=_to_conditions(args.condition, model, args),
         random_state=args.seed,
         chunk_size=args.chunk_size or TABLE_CHUNK,
     )
@@ -399,7 +433,7 @@ def _sample_shards(args: argparse.Namespace, model: Any, n: int) -> int:
             shards=args.shards,
             seed=args.seed,
             y=_sample_labels(args, model),
-            conditions=_to_conditions(args.condition, model),
+            conditions=_to_conditions(args.condition, model, args),
             workers=args.workers,
             scheduler_address=args.scheduler,
             chunk_size=args.chunk_size or TABLE_CHUNK,
@@ -439,7 +473,7 @@ def run_augment(args: argparse.Namespace) -> int:
     check_output(args.output, "-o", args.force)
     data = read_table(args.data)
     X, y = split_label(data, args.label, args.data)
-    _check_discrete(data, args)
+    _check_discrete(data, args, args.data)
     if SYNTHETIC_FLAG in data.columns:
         raise InvalidDataError(
             f"{str(args.data)!r} already has a column {SYNTHETIC_FLAG!r}; genaug adds its own: "
@@ -596,6 +630,34 @@ def _image_tables(args: argparse.Namespace) -> tuple[Any, ...]:
     return tuple(tables)
 
 
+def _check_knn_rows(
+    args: argparse.Namespace, real: pd.DataFrame, synthetic: pd.DataFrame, images: bool
+) -> None:
+    """Refuse REAL or SYNTH with too few rows for the diversity metrics' neighbours.
+
+    Checked here so that the message names the command's files and options (the metrics'
+    own error suggests a smaller ``k``, which the command does not offer).
+    """
+    from genaug.metrics import FAMILIES
+
+    asked = list(FAMILIES) if args.metrics == "all" else list(args.metrics)
+    if "diversity" not in asked:
+        return
+    for option, path, frame in (("REAL", args.real, real), ("SYNTH", args.synthetic, synthetic)):
+        if len(frame) > KNN_K:
+            continue
+        usable = args.holdout is not None and args.label is not None
+        others = [f for f in asked if f != "diversity" and (f != "utility" or usable)]
+        others = others or [f for f in FAMILIES if f not in ("diversity", "utility")]
+        rows = "images" if images else "rows"
+        raise InvalidDataError(
+            f"{option} {str(path)!r} has {len(frame)} {rows}; the diversity metrics compare "
+            f"each {rows[:-1]} with its {KNN_K} nearest neighbours and need at least "
+            f"{KNN_K + 1} {rows} in REAL and in SYNTH: pass more {rows}, or leave diversity "
+            f"out (--metrics {','.join(others)})."
+        )
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """``genaug evaluate``: score a synthetic table against the real one; print the summary.
 
@@ -618,6 +680,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if images:
         real, y_real, synthetic, y_synthetic, holdout, y_holdout = _image_tables(args)
     else:
+        _check_discrete_label(args)
         real, y_real = _split(read_data(args.real, "REAL"), args.label, args.real)
         synthetic, y_synthetic = _split(
             read_data(args.synthetic, "SYNTH"), args.label, args.synthetic
@@ -628,6 +691,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 read_data(args.holdout, "--holdout"), args.label, args.holdout
             )
         check_columns(real, args.discrete or [], "--discrete", args.real)
+    _check_knn_rows(args, real, synthetic, images)
     report = evaluate(
         real,
         synthetic,
@@ -637,6 +701,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         y_holdout=y_holdout,
         metrics=args.metrics,
         random_state=args.seed,
+        k=KNN_K,
         discrete_columns=args.discrete,
         # Pixel values as they are: standardised per pixel, a near-constant border pixel
         # would weigh as much as the digit's strokes.

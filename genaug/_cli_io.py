@@ -14,7 +14,11 @@ the target only once complete.
 
 from __future__ import annotations
 
+import bz2
 import csv
+import functools
+import gzip
+import lzma
 import os
 import re
 import shutil
@@ -44,7 +48,9 @@ __all__ = [
     "check_output",
     "check_output_folder",
     "chunk_frame",
+    "csv_compression",
     "is_table_path",
+    "listing",
     "read_data",
     "read_image_folder",
     "read_table",
@@ -58,7 +64,15 @@ __all__ = [
 
 # File extension -> format. Anything else is refused with an error naming the file.
 TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+# A CSV file may be compressed: the last suffix -> pandas' name of the compression
+# (".csv.gz"). Parquet compresses its own column chunks, so ".parquet.gz" is refused.
+CSV_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+_KNOWN_EXTENSIONS = (
+    f"{', '.join(TABLE_FORMATS)} (CSV may be compressed: "
+    f"{', '.join('.csv' + s for s in CSV_COMPRESSIONS)})"
+)
 _PARQUET_HINT = "Parquet files need pyarrow: pip install 'genaug[parquet]'"
+_ZSTD_HINT = ".zst files need zstandard: pip install zstandard"
 _VISION_HINT = "image folders need pillow: pip install 'genaug[vision]'"
 # The image files read from a class folder (torchvision's ImageFolder reads the same set);
 # other files (notes, .DS_Store) are skipped.
@@ -103,27 +117,63 @@ def require_path(path: str | os.PathLike, option: str) -> Path:
     return path
 
 
+def _extension(path: str | os.PathLike) -> tuple[str, str | None]:
+    """The table extension of ``path`` and its compression suffix: ``(".csv", ".gz")``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in CSV_COMPRESSIONS:
+        return Path(path.stem).suffix.lower(), suffix
+    return suffix, None
+
+
+def _format_of(path: str | os.PathLike) -> str | None:
+    """The format a table path names, or ``None``."""
+    suffix, packed = _extension(path)
+    fmt = TABLE_FORMATS.get(suffix)
+    return None if packed is not None and fmt != "csv" else fmt
+
+
 def table_format(path: str | os.PathLike, option: str) -> str:
     """The format of a table file from its extension: ``"csv"`` or ``"parquet"``.
+
+    A ``.csv`` file may be compressed (:data:`CSV_COMPRESSIONS`, e.g. ``.csv.gz``).
 
     Raises
     ------
     UsageError
-        If the extension is not one of :data:`TABLE_FORMATS`.
+        If the extension is not one of :data:`TABLE_FORMATS`, or one of them followed by a
+        compression suffix other than ``.csv``'s.
     """
-    suffix = Path(path).suffix.lower()
-    if suffix not in TABLE_FORMATS:
-        known = ", ".join(TABLE_FORMATS)
+    fmt = _format_of(path)
+    if fmt is None:
+        suffix, packed = _extension(path)
+        shown = suffix + (packed or "")
         raise UsageError(
-            f"{option} {str(path)!r} has an unsupported extension {suffix or '(none)'!r}; "
-            f"use a table file ending in {known}."
+            f"{option} {str(path)!r} has an unsupported extension {shown or '(none)'!r}; "
+            f"use a table file ending in {_KNOWN_EXTENSIONS}."
         )
-    return TABLE_FORMATS[suffix]
+    return fmt
+
+
+def csv_compression(path: str | os.PathLike) -> str | None:
+    """pandas' name of the compression of a CSV path (``"gzip"`` for ``.csv.gz``), or ``None``.
+
+    Given to pandas explicitly: the temporary file of an atomic write has another name.
+    """
+    suffix, packed = _extension(path)
+    return CSV_COMPRESSIONS[packed] if packed is not None and suffix == ".csv" else None
 
 
 def is_table_path(path: str | os.PathLike) -> bool:
-    """Whether ``path`` ends in a table extension (:data:`TABLE_FORMATS`)."""
-    return Path(path).suffix.lower() in TABLE_FORMATS
+    """Whether ``path`` ends in a table extension (:data:`TABLE_FORMATS`, CSV maybe compressed)."""
+    return _format_of(path) is not None
+
+
+def listing(values: Iterable[Any], limit: int = 20) -> str:
+    """``['a', 'b', ...] (+5 more)``: the first ``limit`` values as text, and how many remain."""
+    values = [str(v) for v in values]
+    more = f" (+{len(values) - limit} more)" if len(values) > limit else ""
+    return f"{values[:limit]}{more}"
 
 
 def read_data(path: str | os.PathLike, option: str = "DATA") -> pd.DataFrame:
@@ -132,7 +182,8 @@ def read_data(path: str | os.PathLike, option: str = "DATA") -> pd.DataFrame:
     Parameters
     ----------
     path : str or path-like
-        A ``.csv``, ``.parquet`` or ``.pq`` file.
+        A ``.csv``, ``.parquet`` or ``.pq`` file; a ``.csv`` file may be compressed
+        (``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zst``).
     option : str, default="DATA"
         Name of the argument, for error messages.
 
@@ -520,13 +571,17 @@ def read_table(path: str | os.PathLike, option: str = "DATA") -> pd.DataFrame:
         If the file cannot be parsed; the message names it.
     """
     fmt = table_format(path, option)
+    compression = csv_compression(path)
     try:
         if fmt == "csv":
-            return _read_csv(path)
+            return _read_csv(path, compression)
         return pd.read_parquet(path)
     except ImportError as exc:
-        raise UsageError(f"cannot read {str(path)!r}: {_PARQUET_HINT}.") from exc
-    except (ValueError, OSError) as exc:  # parser errors, empty or truncated files
+        hint = _ZSTD_HINT if compression == "zstd" else _PARQUET_HINT
+        raise UsageError(f"cannot read {str(path)!r}: {hint}.") from exc
+    # Parser errors, empty or truncated files; corrupt compressed data (EOFError: a stream
+    # cut short, LZMAError: bad .xz data).
+    except (ValueError, OSError, EOFError, lzma.LZMAError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidDataError(
             f"cannot read {option} {str(path)!r} as {fmt.upper()}: {reason}. "
@@ -556,16 +611,22 @@ def _all_whole(values: np.ndarray) -> bool:
     )
 
 
-def _read_csv(path: str | os.PathLike) -> pd.DataFrame:
+def _read_csv(path: str | os.PathLike, compression: str | None = None) -> pd.DataFrame:
     """A CSV file as pandas reads it, but with its text kept as written.
 
     Only empty cells are missing in text columns, and a column of integers written with
     leading zeros stays text, so that ``augment`` gives the real rows back unchanged; a
     column of numbers (or of True/False) with missing markers (``NA``, ``NULL``...) is
     numeric (boolean) with those cells missing. A column of markers only stays text.
+    ``compression`` is pandas' name of the file's compression (:func:`csv_compression`).
     """
     # low_memory=False: one type per column, not one per block of rows.
-    options = {"keep_default_na": False, "na_values": [""], "low_memory": False}
+    options = {
+        "keep_default_na": False,
+        "na_values": [""],
+        "low_memory": False,
+        "compression": compression,
+    }
     frame = pd.read_csv(path, **options)
     for name in frame.columns:
         column = frame[name]
@@ -615,10 +676,21 @@ def split_label(
     Raises
     ------
     InvalidDataError
-        If ``frame`` has no such column; the message names the file and lists its columns.
+        If ``frame`` has no such column (the message names the file and lists its columns),
+        or the column has missing cells (the message says how many and where the first is).
     """
     check_columns(frame, [label], "--label", path)
-    return frame.drop(columns=[label]), frame[label]
+    y = frame[label]
+    missing = y.isna().to_numpy()
+    if missing.any():
+        first, count = int(np.flatnonzero(missing)[0]), int(missing.sum())
+        rows = "1 row" if count == 1 else f"{count} rows"
+        raise InvalidDataError(
+            f"--label {label!r}: {rows} of {str(path)!r} {'has' if count == 1 else 'have'} no "
+            f"label (the first is data row {first + 1}); drop those rows or fill in their "
+            "labels."
+        )
+    return frame.drop(columns=[label]), y
 
 
 def check_columns(
@@ -633,10 +705,9 @@ def check_columns(
     """
     missing = [name for name in names if name not in frame.columns]
     if missing:
-        shown = [str(c) for c in frame.columns[:20]]
         raise InvalidDataError(
             f"{option} names {missing[0]!r}, which is not a column of {str(path)!r}; its "
-            f"columns are {shown}."
+            f"columns are {listing(frame.columns)}."
         )
 
 
@@ -656,11 +727,17 @@ def check_output(path: str | os.PathLike, option: str, force: bool) -> Path:
             f"{option} {str(path)!r} already exists; pass --force to overwrite it "
             "or choose another name."
         )
+    # Before any training: a missing writer must not cost a whole fit.
     if is_table_path(path) and table_format(path, option) == "parquet":
-        try:  # before any training: a missing writer must not cost a whole fit
+        try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise UsageError(f"cannot write {option} {str(path)!r}: {_PARQUET_HINT}.") from None
+    if csv_compression(path) == "zstd":
+        try:
+            import zstandard  # noqa: F401
+        except ImportError:
+            raise UsageError(f"cannot write {option} {str(path)!r}: {_ZSTD_HINT}.") from None
     return path
 
 
@@ -780,6 +857,48 @@ class _ParquetChunkWriter:
             self._writer.close()
 
 
+def _open_zstd(path: Path, mode: str, **options: Any) -> Any:
+    try:
+        import zstandard
+    except ImportError as exc:
+        raise UsageError(f"cannot write {str(path)!r}: {_ZSTD_HINT}.") from exc
+    return zstandard.open(path, mode, **options)
+
+
+# Text-mode openers by pandas' compression names. gzip at level 6 (the gzip tool's default):
+# level 9, Python's default, is several times slower for a file a few percent smaller.
+_OPENERS: dict[str, Callable[..., Any]] = {
+    "gzip": functools.partial(gzip.open, compresslevel=6),
+    "bz2": bz2.open,
+    "xz": lzma.open,
+    "zstd": _open_zstd,
+}
+
+
+class _CompressedCsvChunkWriter:
+    """Writes frames as one compressed CSV stream, header first.
+
+    One stream held open across the chunks: appending each chunk through pandas would make
+    a file of many gzip members or zstd frames, which some readers stop reading after the
+    first (python-zstandard, as pandas calls it, does).
+    """
+
+    def __init__(self, path: Path, compression: str) -> None:
+        self.path = path
+        self.rows = 0
+        self._header = True
+        self._handle = _OPENERS[compression](path, "wt", encoding="utf-8", newline="")
+
+    def write(self, frame: pd.DataFrame) -> None:
+        frame.to_csv(self._handle, index=False, header=self._header)
+        self._header = False
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        """Flush the compressor and close the file."""
+        self._handle.close()
+
+
 _WRITERS = {"csv": _CsvChunkWriter, "parquet": _ParquetChunkWriter}
 
 
@@ -820,7 +939,8 @@ def write_table(
     Parameters
     ----------
     path : str or path-like
-        A ``.csv``, ``.parquet`` or ``.pq`` file.
+        A ``.csv``, ``.parquet`` or ``.pq`` file; a ``.csv`` file may be compressed
+        (``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zst``).
     frames : iterable of DataFrame
         Chunks with the same columns; consumed lazily, so memory is bounded by one chunk.
     option : str, default="-o"
@@ -835,11 +955,17 @@ def write_table(
         Number of rows written.
     """
     writer_class = _WRITERS[table_format(path, option)]
+    compression = csv_compression(path)
     rows = 0
 
     def write(tmp: Path) -> None:
         nonlocal rows
-        writer = writer_class(tmp, null_types)
+        # The compression is the output's: the temporary file's name does not end in .gz.
+        writer = (
+            writer_class(tmp, null_types)
+            if compression is None
+            else _CompressedCsvChunkWriter(tmp, compression)
+        )
         try:
             for frame in frames:
                 writer.write(frame)

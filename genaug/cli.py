@@ -10,15 +10,19 @@ codes, one-line messages) is fully in our hands. This module holds the parser an
 
 Exit codes: 0 success; 1 a data error (a file's content does not fit: unreadable, unknown
 column or label value, failed training); 2 a usage error (bad option or value, a missing
-path, an unsupported extension, an output that exists without ``--force``); 130 interrupted.
+path, an unsupported extension, an output that exists without ``--force``); 130 interrupted
+(Ctrl-C); 143 terminated (SIGTERM, as sent by ``kill``, ``timeout``, Slurm or Kubernetes).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn
 
 from genaug._cli_commands import (
@@ -36,12 +40,16 @@ from genaug.exceptions import GenaugError
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, the shell's code for a process ended by SIGTERM
 
 _ADULT = (
     "  python -c \"import genaug.datasets as d; d.load_adult().to_csv('adult.csv', index=False)\""
 )
 _STRATEGIES = ("auto", "minority", "not minority", "not majority", "all")
-_DATA_HELP = "a training table (.csv, .parquet or .pq) or an image folder (a sub-folder per class)"
+_DATA_HELP = (
+    "a training table (.csv, .parquet or .pq; CSV may be compressed: .csv.gz, .csv.bz2, "
+    ".csv.xz, .csv.zst) or an image folder (a sub-folder per class)"
+)
 
 
 # Largest image side the convolutional networks are built for (ImageCodec's max_size).
@@ -59,6 +67,39 @@ class _ArgumentError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise _ArgumentError(self.prog, message)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that unfinished outputs are removed.
+
+    A BaseException, like KeyboardInterrupt: ``except Exception`` clauses on the way must not
+    swallow it, while the atomic writes' cleanup (``except BaseException``) still runs.
+    """
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated(signal.Signals(signum).name)
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` while the command runs, then restore the handler.
+
+    Python's default for SIGTERM is to die at once, leaving temporary files behind. Only
+    the main thread can set handlers, and a handler installed outside Python (``getsignal``
+    gives ``None``) cannot be restored, so then nothing is changed.
+    """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGTERM)
+    if previous is None:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # ------------------------------------------------------------------ argument types
@@ -319,7 +360,8 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
         "--output",
         required=True,
         metavar="OUT",
-        help="a .csv or .parquet file; a folder for an image model or with --shards",
+        help="a .csv (or .csv.gz, .csv.bz2, .csv.xz, .csv.zst) or .parquet file; a folder for "
+        "an image model or with --shards",
     )
     p.add_argument(
         "--force",
@@ -387,7 +429,8 @@ def _add_augment(sub: argparse._SubParsersAction) -> None:
         "--output",
         required=True,
         metavar="OUT",
-        help="a .csv or .parquet file; a folder when DATA is an image folder",
+        help="a .csv (or .csv.gz, .csv.bz2, .csv.xz, .csv.zst) or .parquet file; a folder when "
+        "DATA is an image folder",
     )
     p.add_argument(
         "--reject-copies",
@@ -509,7 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
             f"{_ADULT}\n"
             "  genaug fit adult.csv --model vae --label income --epochs 10 -o adult-vae\n"
             "  genaug sample adult-vae -n 5000 --seed 0 -o synthetic.csv\n\n"
-            "exit codes: 0 success, 1 data error, 2 usage error, 130 interrupted"
+            "exit codes: 0 success, 1 data error, 2 usage error, 130 interrupted, "
+            "143 terminated"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -538,8 +582,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         The exit code: 0 success, 1 a data error (a file's content does not fit), 2 a usage
-        error (the command line cannot be acted on), 130 interrupted. Errors are reported as
-        one line on standard error; ``--debug`` raises them with their traceback instead.
+        error (the command line cannot be acted on), 130 interrupted, 143 terminated by
+        SIGTERM (caught while the command runs, in the main thread, so that unfinished
+        outputs are removed; the previous handler is restored on return). Errors are
+        reported as one line on standard error; ``--debug`` raises them with their
+        traceback instead.
 
     Examples
     --------
@@ -570,12 +617,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: -v/--verbose and -q/--quiet exclude each other.", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return args.run(args)
+        with _sigterm_raises():
+            return args.run(args)
     except KeyboardInterrupt:
         if args.debug:
             raise
         print(f"{prog}: interrupted; unfinished outputs were not written.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except _Terminated:
+        if args.debug:
+            raise
+        print(
+            f"{prog}: terminated (SIGTERM); unfinished outputs were not written.", file=sys.stderr
+        )
+        return EXIT_TERMINATED
     except UsageError as exc:
         if args.debug:
             raise

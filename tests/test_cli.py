@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pandas as pd
@@ -165,7 +168,7 @@ def test_sample_converts_label_values_to_the_models_label_type(tmp_path):
     assert pd.read_parquet(out2)["label"].tolist() == [0, 0, 0, 1, 1]
 
 
-def test_gan_sample_with_a_condition_and_a_label(files, tmp_path):
+def test_gan_sample_with_a_condition_and_a_label(files, tmp_path, capsys):
     model, out = tmp_path / "gan", tmp_path / "cond.csv"
     assert (
         main(
@@ -205,6 +208,10 @@ def test_gan_sample_with_a_condition_and_a_label(files, tmp_path):
     assert code == 0
     synth = pd.read_csv(out)
     assert (synth["k"] == "a").all() and (synth["label"] == "rare").all() and len(synth) == 30
+    # The label is not a condition: the error says so and names the options that choose it.
+    args = ["sample", str(model), "-n", "5", "--condition", "label=rare", "-o", str(out)]
+    assert main([*args, "--force"]) == 2
+    _one_error_line(capsys.readouterr().err, "'label', the label column", "--label-value")
 
 
 # ------------------------------------------------------------------------- augment
@@ -353,6 +360,45 @@ def test_a_failure_mid_write_keeps_the_old_output_and_leaves_no_temp_file(
     assert capsys.readouterr().err.count("\n") == 1
     assert out.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM cannot be caught on Windows")
+def test_sigterm_mid_write_keeps_the_old_output_and_restores_the_handler(
+    files, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "synth.csv"
+    out.write_text("old\n")
+    writer = cli_io._WRITERS["csv"]
+    real_write = writer.write
+
+    def write_then_terminate(self, frame):
+        if self.rows:  # as `kill` or `timeout` would, once the first chunk is written
+            os.kill(os.getpid(), signal.SIGTERM)
+        real_write(self, frame)
+
+    def callers_handler(signum, frame):  # what main() must put back when it returns
+        raise RuntimeError("the caller's SIGTERM handler ran instead of genaug's")
+
+    monkeypatch.setattr(writer, "write", write_then_terminate)
+    args = ["sample", files["model"], "-n", "200", "--chunk-size", "50", "--force", "-o"]
+    previous = signal.signal(signal.SIGTERM, callers_handler)
+    try:
+        code = main([*args, str(out)])
+        restored = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 143
+    _one_error_line(capsys.readouterr().err, "terminated", "not written")
+    assert restored is callers_handler
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+    # Outside the main thread no handler can be set: main() runs without one.
+    monkeypatch.setattr(writer, "write", real_write)
+    codes = []
+    thread = threading.Thread(target=lambda: codes.append(main([*args, str(out), "-q"])))
+    thread.start()
+    thread.join()
+    assert codes == [0] and len(pd.read_csv(out)) == 200
 
 
 def test_sample_refuses_to_overwrite_without_force(files, tmp_path, capsys):
@@ -575,6 +621,27 @@ def test_parquet_output_needs_pyarrow_before_any_training(files, tmp_path, monke
             2,
             ["genaug sample: error", "--bogus"],
         ),
+        (
+            lambda f, t: ["evaluate", f["csv"], f["parquet"], "--label", "label",
+                          "--discrete", "m,label"],
+            2,
+            ["--discrete", "the --label column 'label'", "always categorical"],
+        ),
+        (
+            lambda f, t: ["fit", f["nolabel"], "--label", "label", "-o", str(t / "m")],
+            1,
+            ["--label 'label'", "nolabel.csv", "2 rows", "data row 2", "drop those rows"],
+        ),
+        (
+            lambda f, t: ["evaluate", f["csv"], f["tiny"], "--label", "label"],
+            1,
+            ["SYNTH", "tiny.csv", "has 3 rows", "at least 6", "--metrics fidelity,detection,"],
+        ),
+        (
+            lambda f, t: ["fit", f["wide"], "--label", "nope", "-o", str(t / "m")],
+            1,
+            ["--label", "'nope'", "'c19'] (+6 more)"],
+        ),
     ],
     ids=[
         "missing-file",
@@ -599,6 +666,10 @@ def test_parquet_output_needs_pyarrow_before_any_training(files, tmp_path, monke
         "condition-twice",
         "utility-without-holdout",
         "unknown-argument-of-a-command",
+        "evaluate-discrete-label",
+        "missing-labels",
+        "too-few-rows-for-knn",
+        "many-columns",
     ],
 )
 def test_errors_are_one_line_with_the_right_exit_code(
@@ -609,6 +680,11 @@ def test_errors_are_one_line_with_the_right_exit_code(
     (tmp_path / "data.txt").write_text("x,label\n1,a\n")
     f["bad"] = str(tmp_path / "bad.parquet")
     (tmp_path / "bad.parquet").write_text("not parquet")
+    f["nolabel"] = str(tmp_path / "nolabel.csv")
+    (tmp_path / "nolabel.csv").write_text("x,label\n1,a\n2,\n3,b\n4,\n")
+    f["tiny"] = _write(_table().head(3), tmp_path / "tiny.csv")
+    wide = pd.DataFrame(np.zeros((2, 25)), columns=[f"c{i}" for i in range(25)])
+    f["wide"] = _write(wide.assign(label=["a", "b"]), tmp_path / "wide.csv")
     assert main(make_args(f, tmp_path)) == code
     captured = capsys.readouterr()
     _one_error_line(captured.err, *words)
@@ -1016,3 +1092,55 @@ def test_zip_codes_with_gaps_keep_their_zeros_and_types_need_no_pyarrow(
     model = load(files["model"])
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     assert cli_io.arrow_types(model) == {}
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_compressed_csv_is_read_and_written_by_every_command(files, tmp_path, suffix):
+    data = tmp_path / f"data.csv{suffix}"
+    _table().to_csv(data, index=False)  # pandas infers the compression from the name
+    model = tmp_path / "m"
+    assert main(["fit", str(data), "--label", "label", *FAST, "-q", "-o", str(model)]) == 0
+    # Several chunks into one compressed stream, through a temporary file named *.tmp.
+    sample = ["sample", str(model), "-n", "120", "--chunk-size", "50", "--seed", "3", "-q"]
+    plain, packed = tmp_path / "s.csv", tmp_path / f"s.csv{suffix}"
+    assert main([*sample, "-o", str(plain)]) == 0
+    assert main([*sample, "-o", str(packed)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(packed), pd.read_csv(plain))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["m", data.name, plain.name, packed.name]
+    )
+    grown = tmp_path / f"a.csv{suffix}"
+    assert main(["augment", str(data), "--label", "label", *FAST, "-q", "-o", str(grown)]) == 0
+    assert pd.read_csv(grown)["is_synthetic"].any()
+    holdout = tmp_path / f"h.csv{suffix}"
+    _table(80, seed=5).to_csv(holdout, index=False)
+    args = ["evaluate", str(data), str(packed), "--holdout", str(holdout), "--label", "label"]
+    assert main([*args, "--metrics", "fidelity", "-q"]) == 0
+
+
+def test_compressed_csv_keeps_its_text_and_odd_extensions_are_refused(tmp_path, monkeypatch):
+    path = tmp_path / "z.csv.gz"
+    pd.DataFrame({"zip": ["00501", "10001", "02134"], "x": [1, 2, 3]}).to_csv(path, index=False)
+    frame = cli_io.read_table(path)  # the second, text-only pass reads the gzip file too
+    assert frame["zip"].tolist() == ["00501", "10001", "02134"] and frame["x"].dtype.kind == "i"
+    with pytest.raises(UsageError, match=r"'\.parquet\.gz'.*\.csv\.gz"):
+        cli_io.table_format(tmp_path / "t.parquet.gz", "-o")
+    assert not cli_io.is_table_path("t.gz") and cli_io.is_table_path("T.CSV.XZ")
+    # .zst needs zstandard: said before any work, and when reading.
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    with pytest.raises(UsageError, match="zstandard"):
+        cli_io.check_output(tmp_path / "o.csv.zst", "-o", False)
+    (tmp_path / "d.csv.zst").write_bytes(b"not read")
+    with pytest.raises(UsageError, match="zstandard"):
+        cli_io.read_table(tmp_path / "d.csv.zst")
+
+
+def test_a_label_value_error_says_how_many_classes_it_does_not_show(tmp_path, capsys):
+    classes = [f"k{i:02d}" for i in range(25)]
+    data = pd.DataFrame({"x": np.arange(50.0), "label": classes * 2})
+    model = tmp_path / "m"
+    args = ["fit", _write(data, tmp_path / "d.csv"), "--label", "label", "--epochs", "1", "-q"]
+    assert main([*args, "-o", str(model)]) == 0
+    out = str(tmp_path / "o.csv")
+    assert main(["sample", str(model), "-n", "3", "--label-value", "zz", "-o", out]) == 1
+    _one_error_line(capsys.readouterr().err, "'zz'", "'k19'] (+5 more)")
