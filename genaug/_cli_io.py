@@ -614,8 +614,9 @@ def _all_whole(values: np.ndarray) -> bool:
 def _read_csv(path: str | os.PathLike, compression: str | None = None) -> pd.DataFrame:
     """A CSV file as pandas reads it, but with its text kept as written.
 
-    Only empty cells are missing in text columns, and a column of integers written with
-    leading zeros stays text, so that ``augment`` gives the real rows back unchanged; a
+    Only empty cells are missing in text columns, a column of integers written with
+    leading zeros stays text, and one of integers with missing cells is ``Int64`` (not
+    float), so that ``augment`` gives the real rows back unchanged; a
     column of numbers (or of True/False) with missing markers (``NA``, ``NULL``...) is
     numeric (boolean) with those cells missing. A column of markers only stays text.
     ``compression`` is pandas' name of the file's compression (:func:`csv_compression`).
@@ -665,6 +666,13 @@ def _read_csv(path: str | os.PathLike, compression: str | None = None) -> pd.Dat
             longer = present & (written.str.len().fillna(0).to_numpy() > digits)
             if longer.any() and written[longer].str.match(_LEADING_ZERO).any():
                 frame[name] = written
+            elif frame[name].dtype.kind == "f":
+                values = written.where(frame[name].notna())
+                if not values.str.contains(r"[.eE]", na=False).any():
+                    # Integers that are floats only because of their gaps: as nullable
+                    # integers they stay integers (exact beyond 2**53, too) and are
+                    # written back as written, "3" and not "3.0".
+                    frame[name] = values.str.strip().astype("Int64")
     return frame
 
 

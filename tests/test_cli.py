@@ -429,7 +429,7 @@ def test_csv_text_comes_back_as_written(tmp_path):
     text.to_csv(path, index=False)
     frame = cli_io.read_table(path)
     assert frame["country"].isna().sum() == 0 and frame["zip"].tolist() == text["zip"].tolist()
-    assert frame["score"].dtype.kind == "f" and frame["score"].isna().sum() == (
+    assert str(frame["score"].dtype) == "Int64" and frame["score"].isna().sum() == (
         text["score"] == "NA"
     ).sum()
     out = tmp_path / "out.csv"
@@ -439,8 +439,8 @@ def test_csv_text_comes_back_as_written(tmp_path):
     real = written[written["is_synthetic"] == "False"].drop(columns="is_synthetic")
     expected = text.assign(score=text["score"].where(text["score"] != "NA", ""))
     pd.testing.assert_frame_equal(
-        real[["country", "zip", "label"]].reset_index(drop=True),
-        expected[["country", "zip", "label"]],
+        real[["country", "zip", "score", "label"]].reset_index(drop=True),
+        expected[["country", "zip", "score", "label"]],
     )
 
 
@@ -1082,12 +1082,35 @@ def test_parquet_columns_missing_in_a_first_chunk_take_the_models_type(tmp_path)
     assert pq.read_table(path).column("b").to_pylist() == [None, None, True, None]
 
 
+def test_augment_writes_integers_with_gaps_back_as_written(tmp_path):
+    rng = np.random.default_rng(0)
+    data = _table(120).assign(visits=rng.integers(0, 9, 120).astype(float))
+    data.loc[rng.random(120) < 0.2, "visits"] = np.nan
+    path = tmp_path / "in.csv"
+    data.to_csv(path, index=False, float_format="%.0f")  # "3", not "3.0"
+    out = tmp_path / "out.csv"
+    args = ["augment", str(path), "--label", "label", *FAST, "-q", "-o", str(out)]
+    assert main(args) == 0
+    read = dict(dtype=str, keep_default_na=False)
+    given, written = pd.read_csv(path, **read), pd.read_csv(out, **read)
+    assert written["visits"][:120].tolist() == given["visits"].tolist()
+    synthetic = written["visits"][120:]
+    assert len(synthetic) and synthetic.str.fullmatch(r"\d*").all()  # integers or empty
+
+
 def test_zip_codes_with_gaps_keep_their_zeros_and_types_need_no_pyarrow(
     files, tmp_path, monkeypatch
 ):
     path = tmp_path / "z.csv"
     path.write_text("zip,x\n00501,1\n,2\n02134,3\n")
     assert cli_io.read_table(path)["zip"].tolist()[::2] == ["00501", "02134"]
+    # Integers with gaps stay integers, exactly; numbers written with a point stay floats.
+    path.write_text("n,big,f,m\n3,9007199254740993,1.0,NA\n,,2.0,4\n 12,1,,5\n")
+    frame = cli_io.read_table(path)
+    assert str(frame["n"].dtype) == "Int64" and frame["n"].tolist() == [3, pd.NA, 12]
+    assert frame["big"].tolist()[0] == 9007199254740993
+    assert frame["f"].dtype == np.float64
+    assert str(frame["m"].dtype) == "Int64" and frame["m"].tolist() == [pd.NA, 4, 5]
     # CSV sampling asks for the Parquet types too; without pyarrow there are none.
     model = load(files["model"])
     monkeypatch.setitem(sys.modules, "pyarrow", None)
