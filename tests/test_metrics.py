@@ -272,30 +272,42 @@ def test_holdout_privacy_tells_memorisation_from_generalisation():
     assert abs(gm.membership_inference_auc(train, holdout, fresh, random_state=0) - 0.5) < 0.1
 
 
-def test_rows_beyond_the_real_range_are_left_out_of_holdout_privacy():
-    # The encoding clips values beyond the training range onto its ends, where far-off rows
-    # would sit on the most extreme training rows: DCR share and MIA near 1 ("memorised"),
-    # though they copy nothing.
+def test_holdout_privacy_takes_far_off_rows_as_ties_and_jittered_copies_as_copies():
     data, _ = mixed_table(1500, seed=11)
     train, holdout, fresh = data.iloc[:500], data.iloc[500:1000], data.iloc[1000:]
-    far = fresh.assign(x=train["x"].max() + 3.0 + np.abs(fresh["x"].to_numpy()))
+    # Beyond the training range in every number: each row's nearest real row would be the
+    # data's corner, in the training rows or not by chance; such rows reveal no record.
+    far = fresh.assign(x=train["x"].max() + 5.0 + np.abs(fresh["x"].to_numpy()),
+                       count=train["count"].max() + 10 + fresh["count"])
     assert gm.dcr_share(train, holdout, far, random_state=0) == 0.5
     assert gm.membership_inference_auc(train, holdout, far, random_state=0) == 0.5
-    # Half far off: the other half is measured as it would be on its own.
-    mixed = pd.concat([far.iloc[:250], fresh.iloc[250:]])
-    share = gm.dcr_share(train, holdout, mixed, random_state=0)
-    assert abs(share - 0.5) < 0.12
     report = evaluate(train, far, real_holdout=holdout, metrics="privacy", random_state=0)
-    metrics = {k: v["value"] for k, v in report.to_dict()["families"]["privacy"]["metrics"].items()}
-    assert metrics["outside_range_rate"] == 1.0 and metrics["dcr_share"] == 0.5
-    assert "without the 100.0% of synthetic rows outside the real range" in (
-        report.to_dict()["families"]["privacy"]["verdict"]
+    privacy = report.families["privacy"]
+    assert privacy.metrics["far_from_real_rate"] == 1.0 and privacy.score == 1.0
+    assert "100% of synthetic rows lie far from every real row" in privacy.verdict
+    # Copies of training rows with a constant column jittered past its one value are still
+    # copies, however far outside the range that column lies.
+    const = train.assign(v=2.0)
+    copies = const.assign(v=2.0 + np.random.default_rng(0).normal(scale=1e-3, size=500))
+    hold = holdout.assign(v=2.0)
+    assert gm.dcr_share(const, hold, copies, random_state=0) > 0.95
+    assert gm.membership_inference_auc(const, hold, copies, random_state=0) > 0.95
+
+
+def test_the_knn_space_continues_numbers_past_the_real_range():
+    from genaug.metrics._encoding import KnnSpace
+
+    real = pd.DataFrame({"x": np.linspace(0.0, 10.0, 101)})
+    space = KnnSpace()
+    z_real = space.fit_transform(real)
+    unit = real["x"].std(ddof=0)
+    z = space.transform(pd.DataFrame({"x": [10.0, 10.0 + unit, 10.0 + 3 * unit, -2 * unit]}))
+    step = space.scale_[space.beyond_[0][1]]
+    assert z[0, -1] == pytest.approx(z_real[-1, -1])
+    assert z[1, -1] - z[0, -1] == pytest.approx(step) and z[2, -1] - z[0, -1] == pytest.approx(
+        3 * step
     )
-    # As features, nothing is clipped and nothing is left out.
-    numbers = ["x", "count"]
-    plain = evaluate(train[numbers], far[numbers], real_holdout=holdout[numbers],
-                     metrics="privacy", features=True, random_state=0)
-    assert plain.to_dict()["families"]["privacy"]["metrics"]["outside_range_rate"]["value"] == 0.0
+    assert z[3, -1] == pytest.approx(z_real[0, -1] - 2 * step)
 
 
 # ---------------------------------------------------------------------------- utility

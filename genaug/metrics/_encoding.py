@@ -260,28 +260,6 @@ def numeric_values(col: pd.Series) -> np.ndarray:
     return col.to_numpy(dtype=float, na_value=np.nan)
 
 
-def inside_range(reference: pd.DataFrame, table: pd.DataFrame, kinds: dict) -> np.ndarray:
-    """Rows of ``table`` whose numeric and datetime values (missing ones aside) lie within the
-    range of ``reference``'s, up to 1e-6 of its width."""
-    inside = np.ones(len(table), dtype=bool)
-    for name, kind in kinds.items():
-        if kind == CATEGORICAL:
-            continue
-        ref = numeric_values(reference[name])
-        if np.isnan(ref).all():
-            continue
-        lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
-        # Of the width, not the magnitude: for datetimes (~1.7e18 ns) or unix seconds that
-        # would be half an hour whatever the data's span. But float32 values (and a constant
-        # column, of zero width) also get float32's rounding of the bound.
-        tol = 1e-6 * (hi - lo)
-        if kind != DATETIME and (hi == lo or table[name].dtype == np.float32):
-            tol = max(tol, 2.0**-23 * max(abs(lo), abs(hi)))
-        values = numeric_values(table[name])
-        inside &= ~((values < lo - tol) | (values > hi + tol))  # NaN compares False
-    return inside
-
-
 def shared_codes(cols: Sequence[pd.Series]) -> tuple[list[np.ndarray], np.ndarray]:
     """Integer codes of categorical columns over the union of their values (-1 = missing).
 
@@ -397,12 +375,35 @@ class KnnSpace:
                 self.scale_[block] = 1.0 / np.where(std > 0, std, 1.0)
             else:
                 self.scale_[block] = _ONE_HOT_WEIGHT
+        self.beyond_ = []
+        for info in self.codec_.columns_:
+            value_span = info["_spans"][1] if info["kind"] != "categorical" else None
+            if value_span is None:
+                continue
+            values = numeric_values(real[info["name"]])
+            values = values[~np.isnan(values)]
+            lo, hi = float(values.min()), float(values.max())
+            # A constant column has no spread to measure by: its magnitude stands in.
+            unit = float(values.std()) or max(abs(lo), 1.0)
+            self.beyond_.append((info["name"], self.codec_.spans_[value_span].start, lo, hi, unit))
         return (real_z - self.center_) * self.scale_
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows of ``frame`` (the fitted columns) in the space; unseen categories are all-zero."""
+        """Rows of ``frame`` (the fitted columns) in the space; unseen categories are all-zero.
+
+        A number beyond the fitted rows' range continues past the end of it, by its distance
+        from the range in the column's standard deviations: the codec alone would clip it
+        onto the range's end, where rows far apart from each other and from every real row
+        would meet the most extreme real rows at distance 0.
+        """
         z = self.codec_.transform(frame, handle_unknown="ignore").astype(np.float64)
-        return (z - self.center_) * self.scale_
+        z = (z - self.center_) * self.scale_
+        for name, column, lo, hi, unit in self.beyond_:
+            values = numeric_values(frame[name])
+            past = np.where(values > hi, values - hi, np.where(values < lo, values - lo, 0.0))
+            if past.any():  # NaN compares False: missing values stay where the codec put them
+                z[:, column] += past / unit * self.scale_[column]
+        return z
 
 
 def model_matrices(

@@ -23,7 +23,6 @@ from genaug.metrics._encoding import (
     column_kinds,
     encode,
     fill_doc,
-    inside_range,
     make_rng,
     prepare_tables,
     row_keys,
@@ -155,15 +154,10 @@ def _encoded_sets(
     max_rows: int,
     discrete_columns: Sequence[Any] | None,
     random_state: Any,
-    inside: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.random.Generator]:
-    """The (subsampled) tables in the k-NN space. With ``inside`` (a dict, filled here), also
-    each other table's rows within the training rows' range, which the encoding does not
-    clip (all rows with ``features``)."""
     train_f, other_f = prepare_tables(train, others, real_argument="train")
-    kinds = None
     if not features:
-        kinds = column_kinds(train_f, list(other_f.values()), list(other_f), discrete_columns)
+        column_kinds(train_f, list(other_f.values()), list(other_f), discrete_columns)
     rng = make_rng(random_state)
     train_f = train_f.iloc[subsample(len(train_f), max_rows, rng)]
     other_f = {n: f.iloc[subsample(len(f), max_rows, rng)] for n, f in other_f.items()}
@@ -174,13 +168,6 @@ def _encoded_sets(
         discrete_columns=discrete_columns,
         others_names=list(other_f),
     )
-    if inside is not None:
-        for name, frame in other_f.items():
-            inside[name] = (
-                np.ones(len(frame), dtype=bool)
-                if kinds is None
-                else inside_range(train_f, frame, kinds)
-            )
     return train_z, dict(zip(other_f, zs)), rng
 
 
@@ -284,7 +271,15 @@ def nearest_neighbor_distance_ratio(
 class _HoldoutPrivacy:
     dcr_share: float
     mia_auc: float
-    left_out: float = 0.0  # share of synthetic rows left out (outside the real range)
+    far: float  # share of synthetic rows left out: farther from every real row than REACH
+
+
+# A synthetic row farther from every real row than this quantile of the holdout rows'
+# distances to their closest training row is where no real row lies: it may be nearer to a
+# training row than to a holdout row, but only as a far-off point is nearer to one corner of
+# the data, which reveals no record. A generator's garbage (all beyond the training range)
+# would otherwise be called memorised, or not, by whichever set holds that corner's row.
+REACH = 0.99
 
 
 def _balanced(
@@ -303,33 +298,32 @@ def _holdout_privacy(
     synth_z: np.ndarray,
     holdout_z: np.ndarray,
     rng: np.random.Generator,
-    inside: np.ndarray | None = None,
 ) -> _HoldoutPrivacy:
-    """DCR share and membership-inference AUC, on the synthetic rows ``inside`` (all by default).
-
-    Without a synthetic row to measure, both are 0.5: the rows reveal nothing.
-    """
+    """DCR share and membership-inference AUC of the synthetic rows within reach of the real
+    ones (see :data:`REACH`); both 0.5 when none is."""
     members, non_members = _balanced(train_z, holdout_z, rng)
-    left_out = 0.0
-    if inside is not None and not inside.all():
-        left_out = float(1.0 - inside.mean())
-        synth_z = synth_z[inside]
-    if not len(synth_z):
-        return _HoldoutPrivacy(0.5, 0.5, left_out)
     to_train = nearest(synth_z, members, 1)[:, 0]
     to_holdout = nearest(synth_z, non_members, 1)[:, 0]
-    share = float(np.mean(to_train < to_holdout) + 0.5 * np.mean(to_train == to_holdout))
+    reach = float(np.quantile(nearest(non_members, members, 1)[:, 0], REACH))
+    near = np.minimum(to_train, to_holdout) <= reach
+    far = float(1.0 - near.mean()) if len(near) else 0.0
+    if not near.any():
+        return _HoldoutPrivacy(0.5, 0.5, far)
+    # A far row counts as a tie, no evidence either way: a share over the few near rows of
+    # a mostly far-off sample would swing between 0 and 1 with the data's seed.
+    closer = np.where(to_train < to_holdout, 1.0, np.where(to_train == to_holdout, 0.5, 0.0))
+    share = float(np.where(near, closer, 0.5).mean())
     # The attacker's score of a record: the closer a generated row, the likelier a member.
-    member_d = nearest(members, synth_z, 1)[:, 0]
-    non_member_d = nearest(non_members, synth_z, 1)[:, 0]
+    kept = synth_z[near]
+    member_d = nearest(members, kept, 1)[:, 0]
+    non_member_d = nearest(non_members, kept, 1)[:, 0]
     labels = np.r_[np.ones(len(member_d)), np.zeros(len(non_member_d))]
     auc = float(roc_auc_score(labels, -np.r_[member_d, non_member_d]))
-    return _HoldoutPrivacy(share, auc, left_out)
+    return _HoldoutPrivacy(share, auc, far)
 
 
 def _holdout_metric(train, holdout, synthetic, features, max_rows, discrete_columns, rs, owner):
     check_params(owner, features=features, max_rows=max_rows, random_state=rs)
-    inside: dict[str, np.ndarray] = {}
     train_z, zs, rng = _encoded_sets(
         train,
         {"holdout": holdout, "synthetic": synthetic},
@@ -337,9 +331,8 @@ def _holdout_metric(train, holdout, synthetic, features, max_rows, discrete_colu
         max_rows=max_rows,
         discrete_columns=discrete_columns,
         random_state=rs,
-        inside=inside,
     )
-    return _holdout_privacy(train_z, zs["synthetic"], zs["holdout"], rng, inside["synthetic"])
+    return _holdout_privacy(train_z, zs["synthetic"], zs["holdout"], rng)
 
 
 @fill_doc(params=_HOLDOUT_PARAMS)
@@ -360,9 +353,9 @@ def dcr_share(
     closest holdout row ``d_H(s)``, and ``share = mean(1[d_T < d_H] + 1/2 * 1[d_T = d_H])``.
     A generator that does not memorise draws rows that are as likely to fall near either set:
     about 0.5. Values near 1 mean the synthetic rows track the training rows.
-    Synthetic rows with a numeric value outside the training rows' range are left out (unless
-    ``features``): the encoding clips such values onto the range's ends, where the rows would
-    sit on the most extreme training rows without copying anything. With none left, 0.5.
+    Synthetic rows farther from every real row than 99 % of the holdout rows are from their
+    closest training row count as ties (1/2): they lie where no real row does, and their
+    nearest real row is a corner of the data rather than a record they track.
     {params}
     Returns
     -------
@@ -398,7 +391,7 @@ def membership_inference_auc(
     near its training rows. The result is the ROC-AUC of this score at telling members from
     non-members: 0.5 means the synthetic data reveals nothing about membership, 1 that it reveals
     every member. This is the full black-box attack of GAN-Leaks without calibration.
-    Synthetic rows outside the training rows' range are left out, as in :func:`dcr_share`.
+    The synthetic rows far from every real row are left out, as in :func:`dcr_share`.
     {params}
     Returns
     -------
