@@ -6,6 +6,7 @@ import inspect
 import json
 import re
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -327,6 +328,11 @@ def test_the_macro_f1_gain_interval_is_a_paired_bootstrap_of_the_holdout():
     after[right] = np.where(y[right] == "a", "c", "a")
     low, high = macro_f1_gain_interval(y, before, after, rng)
     assert low < 0 < high and high - low < 0.1
+    # A tiny holdout: resamples that drew no row are skipped, without a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low, high = macro_f1_gain_interval(y[:3], before[:3], y[:3], rng)
+    assert np.isfinite(low) and np.isfinite(high)
     # Forty rows put right: every resample sees the gain.
     better = before.copy()
     better[wrong[:40]] = y[wrong[:40]]

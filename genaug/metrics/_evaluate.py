@@ -391,9 +391,14 @@ def _utility_family(
             if gain < -_GAIN_TOL and high < 0
             else "makes no measurable difference"
         )
+        interval = (
+            f"95% interval over holdout resamples {low:+.3f} to {high:+.3f}"
+            if np.isfinite(low)
+            else "no interval: too few holdout rows"
+        )
         effect = (
             f"adding them to the real rows {effect} ({base:.3f} -> {aug:.3f}, {gain:+.3f}; "
-            f"95% interval over holdout resamples {low:+.3f} to {high:+.3f})"
+            f"{interval})"
         )
     verdict = f"{_level('utility', score)}: {alone}; {effect}"
     return FamilyResult(score, verdict, metrics, {"utility": table})
