@@ -167,6 +167,26 @@ def test_impossible_protection_is_a_clear_error():
     assert "holds all 4 combinations of its columns' values" in str(e.value)
 
 
+def test_impossible_protection_names_the_cause_with_numbers_and_duplicates():
+    import itertools
+
+    # k's values are all point masses: the model makes no other number, so the six
+    # combinations (each in the data twice) are all it can make.
+    grid = pd.DataFrame(list(itertools.product(["a", "b"], [1, 2, 3])), columns=["c", "k"])
+    X = pd.concat([grid, grid], ignore_index=True)
+    small = dict(epochs=1, latent_dim=2, encoder_hidden=(8,), decoder_hidden=(8,))
+    model = VAESynthesizer(**small, random_state=0).fit(X)
+    with pytest.raises(CopyProtectionError, match="holds all 6 combinations"):
+        model.sample(20, random_state=0, reject_copies=True, reference=X, copy_threshold=0.0)
+    # A reference of duplicated rows that is not every combination: the cause is named, and
+    # no threshold below 0 is suggested.
+    from genaug.synthesizers._copies import CopyFilter
+
+    twice = pd.concat([grid.iloc[:4]] * 2, ignore_index=True)
+    why = CopyFilter(model, twice, 0.0, 0.01)._why()
+    assert "100% of the reference rows are exact duplicates" in why and "below" not in why
+
+
 def _half_grid():
     """Half of the 1,728 combinations of six categorical columns (car evaluation's shape),
     and the other half: every row of either is one category away from rows of the first."""

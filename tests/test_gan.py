@@ -137,8 +137,10 @@ def test_unseen_value_or_unknown_column_is_a_clear_error(fitted):
 def test_conditions_on_a_table_without_categorical_columns_say_so():
     X = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 7})
     model = GANSynthesizer(epochs=1, batch_size=20, random_state=0).fit(X)
-    with pytest.raises(InvalidParameterError, match="trained on none: sample without"):
+    with pytest.raises(InvalidParameterError, match=r"'a', which is numeric.*trained on none"):
         model.sample(5, conditions={"a": 3.0})
+    with pytest.raises(InvalidParameterError, match="'colour', which is not a column"):
+        model.sample(5, conditions={"colour": "red"})
 
 
 def test_history_records_both_losses_per_epoch(fitted):

@@ -288,14 +288,19 @@ class CopyFilter:
             rows = subsample(self.reference.shape[0], MAX_THRESHOLD_ROWS, rng)
             self._loo = nearest(self.reference[rows], self.reference, 2)[:, 1]
         dense = float(np.mean(self._loo <= self.threshold * (1 + _THRESHOLD_RTOL)))
-        if dense >= 0.5:
-            apart = self._loo[self._loo > 0]
-            below = f" below {apart.min():.6g}, " if apart.size else " "
+        apart = self._loo[self._loo > 0]
+        if dense >= 0.5 and self.threshold > 0 and apart.size:
             return (
                 f"{dense:.0%} of the reference rows are themselves within that distance of "
                 "another reference row; in a table this dense few new rows can keep it. "
-                f"Pass a copy_threshold{below}the distance between the closest two different "
-                "reference rows, to reject only nearer rows."
+                f"Pass a copy_threshold below {apart.min():.6g}, the distance between the "
+                "closest two different reference rows, to reject only nearer rows."
+            )
+        if dense >= 0.5:
+            return (
+                f"{dense:.0%} of the reference rows are exact duplicates of other reference "
+                "rows: with so few distinct rows, the rows a model makes keep being copies of "
+                "them, and copy protection can hardly work on this table."
             )
         return (
             "the model keeps reproducing those rows. Pass a smaller copy_threshold or "
@@ -306,8 +311,11 @@ class CopyFilter:
 
 def _all_combinations(frame: pd.DataFrame, columns: list[dict]) -> int | None:
     """The number of combinations of the columns' values (missing counted as one), when the
-    columns are all categorical and every combination is a row of ``frame``; else None."""
-    if not columns or any(info["kind"] != "categorical" for info in columns):
+    model can only make finitely many values in every column (categories, or numbers that
+    are all point masses) and every combination is a row of ``frame``; else None."""
+    if not columns or any(
+        info["kind"] != "categorical" and info["_spans"][1] is not None for info in columns
+    ):
         return None
     combinations = math.prod(int(frame[c].nunique(dropna=False)) for c in frame.columns)
     if combinations > len(frame):

@@ -411,10 +411,12 @@ class GANSynthesizer(EarlyStoppingMixin, BaseSynthesizer):
         known = [info["name"] for info, _ in columns]
         indices = []
         if conditions and not columns:
+            name = next(iter(conditions))
+            what = "is numeric" if name in numeric else "is not a column of the training data"
             raise InvalidParameterError(
-                "conditions can only fix the values of categorical columns, and this model was "
-                "trained on none: sample without conditions (or refit with the column in "
-                "discrete_columns)."
+                f"conditions names column {name!r}, which {what}; conditions can only fix "
+                "the values of categorical columns, and this model was trained on none: "
+                "sample without conditions (or refit with the column in discrete_columns)."
             )
         for name, value in conditions.items():
             if name not in by_name:
