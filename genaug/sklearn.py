@@ -500,9 +500,13 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``None`` always augments as ``augmenter`` says. ``"auto"`` holds out a stratified
         ``validation_size`` share of the training data, trains ``estimator`` on the rest
         without augmentation and with augmentation at each of ``strengths`` (one
-        synthesizer fit, reused across strengths), keeps the candidate with the best
-        ``scoring`` on the held-out part (ties go to fewer synthetic rows, so "no
-        augmentation" wins a tie), then refits that choice on all the training data.
+        synthesizer fit, reused across strengths), and scores each on the held-out part.
+        A strength counts only when its gain over no augmentation is positive on at least
+        95 % of stratified bootstrap resamples of the held-out rows (the lower end of
+        ``validation_intervals_``): a single split's best of several candidates rides on
+        noise, above all when the split holds few rows of a rare class. The best-scoring
+        such strength is kept, else no augmentation, and that choice is refitted on all the
+        training data.
     strengths : sequence of float, default=(0.25, 0.5, 1.0)
         With ``validation="auto"``: multiples of the number of synthetic rows per class that
         ``augmenter`` would add (``1.0`` is the augmenter as configured).
@@ -531,6 +535,11 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     validation_scores_ : dict of {float: float}
         With ``validation="auto"`` only: the held-out score of each strength, ``0.0`` being
         no augmentation.
+    validation_intervals_ : dict of {float: (float, float)}
+        With ``validation="auto"`` only: for each strength, the 5th and 95th percentiles of
+        its score minus no augmentation's over 200 stratified bootstrap resamples of the
+        held-out rows (100 when ``scoring`` is not a name: the candidates then predict on
+        every resample).
     classes_ : ndarray
         The class labels.
     n_features_in_ : int
@@ -655,8 +664,9 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         seed = None if self.random_state is None else resolve_seed(self.random_state)
         if self.validation is None:
             strength = 1.0
-            if hasattr(self, "validation_scores_"):
-                del self.validation_scores_  # from an earlier fit with validation="auto"
+            for name in ("validation_scores_", "validation_intervals_"):
+                if hasattr(self, name):  # from an earlier fit with validation="auto"
+                    delattr(self, name)
         else:
             strength = self._choose_strength(X, y, resolve_seed(None) if seed is None else seed,
                                              seed is not None)
@@ -695,13 +705,16 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 stacklevel=3,
             )
             self.validation_scores_ = {}
+            self.validation_intervals_ = {}
             return 0.0
         X_tr, y_tr, X_val, y_val = _take(X, train), _take(y, train), _take(X, val), _take(y, val)
         scorer = check_scoring(self.estimator, scoring=self.scoring)
+        fitted: dict[float, Any] = {}
 
         def score(X_fit: Any, y_fit: Any) -> float:
-            fitted = _call_estimator(clone(self.estimator), "fit", X_fit, y_fit)
-            return float(scorer(fitted, X_val, y_val))
+            model = _call_estimator(clone(self.estimator), "fit", X_fit, y_fit)
+            fitted[len(fitted)] = model
+            return float(scorer(model, X_val, y_val))
 
         scores = {0.0: score(X_tr, y_tr)}
         augmenter = _seed_sampler(
@@ -739,9 +752,18 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 keep = np.r_[np.arange(n_tr), n_tr + np.flatnonzero(rank < quota[codes])]
                 scores[s] = score(_take(X_res, keep), _take(y_res, keep))
         self.validation_scores_ = scores
+        models = dict(zip(scores, fitted.values()))
+        intervals = _gain_intervals(
+            scorer, models, X_val, y_val, isinstance(self.scoring, str),
+            np.random.default_rng(derive_seed(seed, 4)),
+        )
+        self.validation_intervals_ = intervals
+        # The best-scoring strength among those whose gain resampling cannot explain: one
+        # split's best of several candidates against one baseline rides on noise (a 25 %
+        # split of a rare class may hold 8 of its rows).
         best = 0.0
-        for s in sorted(scores):
-            if scores[s] > scores[best]:
+        for s in sorted(intervals):
+            if intervals[s][0] > 0 and (best == 0.0 or scores[s] > scores[best]):
                 best = s
         return best
 
@@ -846,6 +868,77 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.categorical = inner.categorical and outer.categorical
         tags.input_tags.string = inner.string and outer.string
         return tags
+
+
+# Resamples of the validation rows behind validation="auto"'s intervals: with a scorer named
+# by a string the candidates' outputs are computed once and replayed; any other scorer
+# predicts on every resample.
+_VALIDATION_RESAMPLES = 200
+_VALIDATION_RESAMPLES_PREDICTING = 100
+_RESPONSE_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
+
+
+class _Replay(ClassifierMixin, BaseEstimator):
+    """A fitted classifier's outputs on the validation rows, answered for rows by index.
+
+    A scorer named by a string only calls the classifier's prediction methods on ``X``: the
+    outputs on the validation rows are computed once, and ``X`` is a resample's row indices.
+    """
+
+    def __init__(self, model: Any = None, X: Any = None) -> None:
+        self.model = model
+        self.X = X
+
+    def __getattr__(self, name: str) -> Any:
+        model = self.__dict__.get("model")
+        if name not in _RESPONSE_METHODS or model is None or not hasattr(model, name):
+            raise AttributeError(name)
+        outputs = self.__dict__.setdefault("_outputs", {})
+
+        def answer(index: Any) -> np.ndarray:
+            if name not in outputs:
+                outputs[name] = np.asarray(_call_estimator(model, name, self.X))
+            return outputs[name][np.asarray(index).ravel()]
+
+        answer.__name__ = name  # scikit-learn reads the response method's name
+        return answer
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.model.classes_
+
+
+def _gain_intervals(
+    scorer: Any,
+    models: Mapping[float, Any],
+    X_val: Any,
+    y_val: Any,
+    replay: bool,
+    rng: np.random.Generator,
+) -> dict[float, tuple[float, float]]:
+    """90 % percentile interval of each strength's score minus no augmentation's (``models[0]``)
+    over stratified bootstrap resamples of the validation rows, all models on each resample:
+    its lower end above 0 makes the gain positive at 95 % one-sided confidence."""
+    labels = np.asarray(y_val)
+    groups = [np.flatnonzero(labels == c) for c in pd.unique(labels)]
+    answers = {s: _Replay(m, X_val) if replay else m for s, m in models.items()}
+    gains: dict[float, list[float]] = {s: [] for s in models if s != 0.0}
+    n_resamples = _VALIDATION_RESAMPLES if replay else _VALIDATION_RESAMPLES_PREDICTING
+    with warnings.catch_warnings():
+        # A resample can leave a class unpredicted ("ill-defined" precision): scored as 0.
+        warnings.simplefilter("ignore")
+        for _ in range(n_resamples):
+            # Within each class, so that every resample holds every class as often as the
+            # validation rows do.
+            index = np.concatenate([rng.choice(g, len(g)) for g in groups])
+            X_r = index.reshape(-1, 1) if replay else _take(X_val, index)
+            y_r = _take(y_val, index)
+            base = float(scorer(answers[0.0], X_r, y_r))
+            for s in gains:
+                gains[s].append(float(scorer(answers[s], X_r, y_r)) - base)
+    return {
+        s: tuple(float(q) for q in np.quantile(g, [0.05, 0.95])) for s, g in gains.items()
+    }
 
 
 def _scaled(planned: Mapping, label: Any, strength: float) -> int:

@@ -359,12 +359,32 @@ def test_auto_picks_augmentation_when_it_helps(augmenter):
     ).fit(X, y)
     assert clf.chosen_strategy_ == "augment" and clf.chosen_strength_ > 0
     assert clf.validation_scores_[clf.chosen_strength_] > clf.validation_scores_[0.0] + 0.1
+    assert sorted(clf.validation_intervals_) == [0.25, 0.5, 1.0]
+    low, high = clf.validation_intervals_[clf.chosen_strength_]
+    assert 0 < low < high
     # Refitted on all the training rows plus the chosen share of the 560 rows that a 1:1
     # rebalancing adds.
     assert sum(clf.augmenter_.sampling_strategy_.values()) == round(clf.chosen_strength_ * 560)
     assert clf.augmenter_.get_params()["sampling_strategy"] == {
         0: 600, 1: 40 + round(clf.chosen_strength_ * 560)
     }
+
+
+def test_auto_keeps_no_augmentation_on_a_gain_that_resampling_could_make():
+    # 12 rows of the rare class put 3 in the validation part: one split's best strength
+    # beats no augmentation by 0.14 of balanced accuracy, but a row more or less of those 3
+    # makes that gain; the bootstrap interval says so, and nothing is kept.
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [300, 12])
+    X = rng.normal(np.where(y[:, None] == 1, 0.8, 0.0), 1.0, size=(312, 2))
+    clf = AugmentedClassifier(
+        LogisticRegression(), RandomOverSampler(random_state=0), validation="auto",
+        random_state=0,
+    ).fit(X, y)
+    scores = clf.validation_scores_
+    assert max(scores[s] for s in (0.25, 0.5, 1.0)) > scores[0.0] + 0.1
+    assert all(low < 0 < high for low, high in clf.validation_intervals_.values())
+    assert clf.chosen_strategy_ == "none" and clf.augmenter_ is None
 
 
 def test_auto_falls_back_with_a_warning_when_no_stratified_split_exists():
