@@ -340,6 +340,22 @@ def test_the_macro_f1_gain_interval_is_a_paired_bootstrap_of_the_holdout():
     assert 0 < low < high
 
 
+def test_utility_of_one_class_rows_has_no_score_and_names_ranking_moves():
+    # Rebalancing adds rows of the rare class only: no TSTR model, so no score (n/a rather
+    # than 0); what they add to the real rows is still measured. 'pos' rows put where the
+    # real 'neg' rows with low x lie move the ranking scores, which the verdict names.
+    data, y = mixed_table(1500, seed=3)
+    rare = data.iloc[:700][(y[:700] == "neg") & (data.iloc[:700]["x"] < -0.5)]
+    report = evaluate(data.iloc[:700], rare, real_holdout=data.iloc[700:], y_real=y[:700],
+                      y_synthetic=np.full(len(rare), "pos", dtype=object),
+                      y_holdout=y[700:], metrics="utility")
+    utility = report.families["utility"]
+    assert np.isnan(utility.score) and utility.verdict.startswith("n/a: no classifier")
+    table = utility.tables["utility"]
+    assert table.at["gain_augmented", "roc_auc"] < -0.05
+    assert "ROC-AUC " in utility.verdict and "PR-AUC " in utility.verdict
+
+
 def test_utility_says_helps_only_when_the_interval_is_above_zero(monkeypatch):
     import genaug.metrics._evaluate as ev
 
@@ -351,12 +367,14 @@ def test_utility_says_helps_only_when_the_interval_is_above_zero(monkeypatch):
     metrics = report.families["utility"].metrics
     gain = metrics["gain_augmented_macro_f1"]
     assert metrics["gain_augmented_macro_f1_low"] > 0.1 and gain > 0.1
-    assert "real rows helps (" in report.families["utility"].verdict
+    assert "real rows raises macro-F1 (" in report.families["utility"].verdict
     assert "95% interval over holdout resamples" in report.families["utility"].verdict
     # The same gain, with an interval that covers 0, is no measurable difference.
     monkeypatch.setattr(ev, "macro_f1_gain_interval", lambda *a, **k: (-0.01, 0.9))
     report = evaluate(data.iloc[:30], data.iloc[30:2000], y_synthetic=y[30:2000], **args)
-    assert "makes no measurable difference" in report.families["utility"].verdict
+    assert "changes macro-F1 by no more than resampling this holdout could" in (
+        report.families["utility"].verdict
+    )
 
 
 def test_utility_reports_gain_over_the_real_baseline():
@@ -458,8 +476,9 @@ def test_evaluate_names_the_missing_class_in_the_summary(report, capsys):
     assert "poor: missing classes 'pos';" in words
     assert "Missing classes (no synthetic rows): 'pos'" in words
     assert report["missing_classes"] == 1.0 and report["exact_copies"] == 5.0
-    # The synthetic rows hold one class: no model can be trained on them alone.
-    assert report.scores["utility"] == 0.0 and "(one class)" in words
+    # The synthetic rows hold one class: no model can be trained on them alone, no score
+    # (diversity's verdict names the missing class).
+    assert np.isnan(report.scores["utility"]) and "(one class)" in words
     assert len(text.splitlines()) <= 30 and max(map(len, text.splitlines())) <= 100
     assert str(report) == text.rstrip("\n")
 

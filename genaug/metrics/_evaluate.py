@@ -53,6 +53,9 @@ _NEAR_COPY = 3e-7
 # Change in a utility score below which augmentation is said to make no measurable difference,
 # whatever the bootstrap interval of the gain says.
 _GAIN_TOL = 0.005
+# A change in ROC-AUC or PR-AUC from augmenting that the utility verdict names (they rank;
+# macro-F1 counts at one threshold and can stay put while the ranking falls apart).
+_RANKING_MOVE = 0.05
 
 
 def _level(family: str, score: float) -> str:
@@ -369,9 +372,10 @@ def _utility_family(
     base, synth_f1 = table.at["train_real", "macro_f1"], table.at["train_synthetic", "macro_f1"]
     aug, gain = table.at["train_augmented", "macro_f1"], table.at["gain_augmented", "macro_f1"]
     if not np.isfinite(synth_f1):
-        # No classifier can be trained on synthetic rows of one class: they are worth nothing
-        # on their own, whatever they add to the real rows.
-        score = 0.0
+        # No classifier can be trained on synthetic rows of one class (a rebalancing adds
+        # rows of the rare class only): TSTR does not exist, and the score with it; what
+        # the rows add to the real ones is still measured below.
+        score = np.nan
         alone = "no classifier can be trained on the synthetic rows alone (one class)"
     else:
         score = float(np.clip(synth_f1 / base, 0.0, 1.0)) if base > 0 else np.nan
@@ -385,11 +389,11 @@ def _utility_family(
         # A gain counts only where resampling the holdout rows cannot explain it: on 400
         # rows a copy of the training rows or a table of noise 'helped' by +0.01 to +0.02.
         effect = (
-            "helps"
+            "raises macro-F1"
             if gain > _GAIN_TOL and low > 0
-            else "hurts"
+            else "lowers macro-F1"
             if gain < -_GAIN_TOL and high < 0
-            else "makes no measurable difference"
+            else "changes macro-F1 by no more than resampling this holdout could"
         )
         interval = (
             f"95% interval over holdout resamples {low:+.3f} to {high:+.3f}"
@@ -397,9 +401,17 @@ def _utility_family(
             else "no interval: too few holdout rows"
         )
         effect = (
-            f"adding them to the real rows {effect} ({base:.3f} -> {aug:.3f}, {gain:+.3f}; "
-            f"{interval})"
+            f"adding them to the real rows {effect} ({base:.3f} -> {aug:.3f}, "
+            f"{gain:+.3f}; {interval})"
         )
+        # The ranking scores can move where macro-F1 (at the default threshold) does not.
+        moves = [
+            f"{name} {table.at['train_real', m]:.3f} -> {table.at['train_augmented', m]:.3f}"
+            for m, name in (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"))
+            if abs(table.at["gain_augmented", m]) > _RANKING_MOVE
+        ]
+        if moves:
+            effect += f"; {' and '.join(moves)}"
     verdict = f"{_level('utility', score)}: {alone}; {effect}"
     return FamilyResult(score, verdict, metrics, {"utility": table})
 
