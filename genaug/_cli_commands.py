@@ -158,11 +158,29 @@ def _check_discrete(data: pd.DataFrame, args: argparse.Namespace, path: str) -> 
     check_columns(data, args.discrete or [], "--discrete", path)
 
 
+def _refuse_output_nested_in_data(args: argparse.Namespace, what: str) -> None:
+    """Refuse -o inside, around or equal to the image folder DATA (``what`` names -o's role).
+
+    Checked before the other output checks, so the message names the nesting.
+    """
+    data, out = Path(args.data).resolve(), Path(args.output).resolve()
+    if out == data or data in out.parents or out in data.parents:
+        # Inside DATA, the output would be read as one more class by the next fit; around
+        # it, replacing the output would delete DATA.
+        where = "is" if out == data else "is inside" if data in out.parents else "holds"
+        raise UsageError(
+            f"-o {str(args.output)!r} {where} DATA {str(args.data)!r}: write {what} "
+            "outside DATA."
+        )
+
+
 # ------------------------------------------------------------------------------ fit
 def run_fit(args: argparse.Namespace) -> int:
     """``genaug fit``: train a synthesizer on a table and save it as a model folder."""
     say = _printer(args)
     folder = _data_is_folder(args)
+    if folder:
+        _refuse_output_nested_in_data(args, "the model folder")
     check_model_output(args.output, args.force)
     if folder:
         images = _read_images(args)
@@ -549,15 +567,7 @@ def _augment_images(args: argparse.Namespace) -> int:
             f"DATA {str(args.data)!r} is an image folder, so the augmented data set is a "
             f"folder too, but -o {str(args.output)!r} names a table file: give a folder."
         )
-    data, out = Path(args.data).resolve(), Path(args.output).resolve()
-    if out == data or data in out.parents or out in data.parents:
-        # Inside DATA, the output would be read as one more class by the next fit; around
-        # it, replacing the output would delete DATA.
-        where = "is" if out == data else "is inside" if data in out.parents else "holds"
-        raise UsageError(
-            f"-o {str(args.output)!r} {where} DATA {str(args.data)!r}: write the augmented "
-            "folder outside DATA."
-        )
+    _refuse_output_nested_in_data(args, "the augmented folder")
     check_output_folder(args.output, "-o", args.force)
     folder = _read_images(args)
     clash = synthetic_name_clash(folder)
@@ -646,7 +656,7 @@ def _check_knn_rows(
     for option, path, frame in (("REAL", args.real, real), ("SYNTH", args.synthetic, synthetic)):
         if len(frame) > KNN_K:
             continue
-        usable = args.holdout is not None and args.label is not None
+        usable = args.holdout is not None and (args.label is not None or images)
         others = [f for f in asked if f != "diversity" and (f != "utility" or usable)]
         others = others or [f for f in FAMILIES if f not in ("diversity", "utility")]
         rows = "images" if images else "rows"
@@ -668,7 +678,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from genaug.metrics import evaluate
 
     wanted = args.metrics if isinstance(args.metrics, list) else [args.metrics]
-    if "utility" in wanted and (args.holdout is None or args.label is None):
+    # An image folder's labels are its sub-folder names, so it needs no --label.
+    if "utility" in wanted and Path(args.real).is_dir():
+        if args.holdout is None:
+            raise UsageError(
+                "--metrics utility trains a classifier on the synthetic images and scores it "
+                "on real ones: it needs --holdout FOLDER (labelled by its sub-folders)."
+            )
+    elif "utility" in wanted and (args.holdout is None or args.label is None):
         raise UsageError(
             "--metrics utility trains a classifier on the synthetic rows and scores it on real "
             "ones: it needs --holdout FILE and --label COL."

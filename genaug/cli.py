@@ -87,12 +87,14 @@ def _sigterm_raises() -> Iterator[None]:
 
     Python's default for SIGTERM is to die at once, leaving temporary files behind. Only
     the main thread can set handlers, and a handler installed outside Python (``getsignal``
-    gives ``None``) cannot be restored, so then nothing is changed.
+    gives ``None``) cannot be restored, so then nothing is changed. Nor when SIGTERM is
+    ignored (``SIG_IGN``, inherited from ``trap '' TERM``, ``nohup``-like launchers, or set
+    by a program calling :func:`main`): its owner asked for the command to run through.
     """
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.getsignal(signal.SIGTERM)
-    if previous is None:
+    if previous is None or previous == signal.SIG_IGN:
         yield
         return
     signal.signal(signal.SIGTERM, _raise_terminated)

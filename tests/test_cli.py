@@ -263,6 +263,15 @@ def test_augment_refuses_an_output_folder_inside_or_around_its_data(images, tmp_
         _one_error_line(capsys.readouterr().err, "-o", words)
     assert not (root / "augmented").exists()
 
+
+def test_fit_refuses_a_model_folder_inside_or_around_its_image_data(images, tmp_path, capsys):
+    # A model folder inside DATA would be read as one more class by the next fit.
+    root = images["root"]
+    for out, words in [(root / "model", "is inside DATA"), (root.parent, "holds DATA")]:
+        assert main(["fit", str(root), "--epochs", "1", "-o", str(out), "--force"]) == 2
+        _one_error_line(capsys.readouterr().err, "-o", words, "model folder")
+    assert not (root / "model").exists()
+
 # ------------------------------------------------------------------------ evaluate
 def test_evaluate_prints_the_summary_and_writes_reports(files, tmp_path, capsys):
     real = _table(160, seed=1)
@@ -399,6 +408,32 @@ def test_sigterm_mid_write_keeps_the_old_output_and_restores_the_handler(
     thread.start()
     thread.join()
     assert codes == [0] and len(pd.read_csv(out)) == 200
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM cannot be caught on Windows")
+def test_an_ignored_sigterm_stays_ignored(files, tmp_path, monkeypatch, capsys):
+    # A caller that ignores SIGTERM (trap '' TERM, or SIG_IGN set before main()) asked for
+    # the command to run through: genaug must not turn the signal into an exit of 143.
+    out = tmp_path / "synth.csv"
+    writer = cli_io._WRITERS["csv"]
+    real_write = writer.write
+
+    def write_then_terminate(self, frame):
+        if self.rows:
+            os.kill(os.getpid(), signal.SIGTERM)
+        real_write(self, frame)
+
+    monkeypatch.setattr(writer, "write", write_then_terminate)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        code = main(["sample", files["model"], "-n", "200", "--chunk-size", "50", "-q",
+                     "-o", str(out)])
+        restored = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 0, capsys.readouterr().err
+    assert restored == signal.SIG_IGN
+    assert len(pd.read_csv(out)) == 200
 
 
 def test_sample_refuses_to_overwrite_without_force(files, tmp_path, capsys):
@@ -1043,6 +1078,23 @@ def test_evaluate_compares_image_folders_in_pixel_space(images, tmp_path, capsys
 def test_evaluate_on_image_folders_refuses_table_options(images, extra, code, words, capsys):
     assert main(["evaluate", str(images["root"]), str(images["root"]), *extra]) == code
     _one_error_line(capsys.readouterr().err, *words)
+
+
+def test_evaluate_runs_utility_alone_on_image_folders_with_a_holdout(images, tmp_path, capsys):
+    # The labels are the sub-folder names: --metrics utility needs --holdout, not --label.
+    root = str(images["root"])
+    report = tmp_path / "report.json"
+    command = ["evaluate", root, root, "--metrics", "utility"]
+    assert main([*command, "--holdout", root, "--json", str(report), "-q"]) == 0
+    assert list(json.loads(report.read_text())["families"]) == ["utility"]
+    capsys.readouterr()
+    assert main(command) == 2
+    _one_error_line(capsys.readouterr().err, "--holdout")
+    # Too few images for diversity: the hint keeps utility, which can run.
+    tiny = _image_folder(tmp_path / "tiny", {"a": 2, "b": 2})
+    command = ["evaluate", str(tiny), str(tiny), "--holdout", str(tiny)]
+    assert main([*command, "--metrics", "diversity,utility"]) == 1
+    _one_error_line(capsys.readouterr().err, "--metrics utility)")
 
 
 
