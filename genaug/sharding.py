@@ -23,6 +23,7 @@ visible at the same paths to every worker, e.g. on a shared file system). Instal
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -62,6 +63,8 @@ MANIFEST_NAME = "_genaug_shards.json"
 SHARD_SEED_KEY = 13
 DEFAULT_CHUNK_SIZE = 65_536
 _MANIFEST_FORMAT = 1
+# Seconds the workers get to quiet their logs before a cluster stopped early is closed.
+_QUIET_TIMEOUT_S = 5
 _DASK_HINT = "sharded sampling runs on Dask: pip install 'genaug[dask]'"
 # The manifest entries that define the job; the others (version, chunk size) may change
 # between a run and its resumption without changing the rows.
@@ -357,6 +360,41 @@ def local_cluster(workers: int) -> Any:
         )
 
 
+def _quiet_dask_logs() -> dict[str, int]:
+    """Raise Dask's ``distributed`` loggers in this process to CRITICAL; return their levels.
+
+    Run before closing a cluster whose tasks were stopped (SIGTERM, Ctrl-C, a failed shard):
+    workers and nanny then log screens of connection errors (CommClosedError on heartbeats)
+    that say nothing about the shards and would bury the command's one-line message.
+    """
+    names = ["distributed"] + [
+        name
+        for name, logger in list(logging.Logger.manager.loggerDict.items())
+        if name.startswith("distributed.")
+        and isinstance(logger, logging.Logger)
+        and logger.level != logging.NOTSET  # the others follow "distributed"
+    ]
+    previous = {}
+    for name in names:
+        logger = logging.getLogger(name)
+        previous[name] = logger.level
+        logger.setLevel(logging.CRITICAL)
+    return previous
+
+
+def _restore_log_levels(previous: Mapping[str, int]) -> None:
+    for name, level in previous.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def _quiet_workers(client: Any) -> None:
+    """Quiet Dask's logs in the client's workers (call it for genaug's own cluster only,
+    never a shared one's)."""
+    # A short wait: a worker that cannot answer in time is closed all the same.
+    with contextlib.suppress(Exception):
+        client.run(_quiet_dask_logs, callback_timeout=_QUIET_TIMEOUT_S)
+
+
 def _start(workers: int, scheduler_address: str | None) -> tuple[Any, Any]:
     """A Dask client on the given scheduler, or on a new ``LocalCluster`` (returned too)."""
     try:
@@ -577,6 +615,7 @@ def _run(
     from tqdm.auto import tqdm
 
     client, cluster = _start(workers, scheduler_address)
+    quieted: dict[str, int] = {}
     token = uuid.uuid4().hex  # fresh task keys: never a result cached by a shared scheduler
     try:
         futures = {
@@ -604,7 +643,15 @@ def _run(
                         f"{paths[futures[future]]} got {written} rows, expected {expected}."
                     )
                 bar.update(written)
-    finally:
-        client.close()
+    except BaseException:
+        quieted = _quiet_dask_logs()
         if cluster is not None:
-            cluster.close()
+            _quiet_workers(client)
+        raise
+    finally:
+        try:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        finally:
+            _restore_log_levels(quieted)

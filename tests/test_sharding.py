@@ -302,3 +302,42 @@ def test_an_interrupted_first_run_leaves_an_empty_folder(model_dir, tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         sample_shards(model_dir, N, out, shards=SHARDS, seed=0)
     assert list(out.iterdir()) == []  # a rerun is not refused by a temporary file
+
+
+@pytest.mark.parametrize("own_cluster", [True, False])
+def test_a_stopped_job_quiets_dask_logs_while_closing(model_dir, tmp_path, monkeypatch,
+                                                      own_cluster):
+    # SIGTERM mid-job: closing the cluster under running tasks makes Dask log screens of
+    # CommClosedError tracebacks, which would bury the command's one-line message.
+    import logging
+
+    import genaug.sharding as sharding
+
+    dask_logger = logging.getLogger("distributed.worker")
+    before = logging.getLogger("distributed").level
+    seen = {}
+
+    class Client:
+        def submit(self, *args, **kwargs):
+            raise KeyboardInterrupt  # as the signal would, while the tasks run
+
+        def run(self, function, **kwargs):  # on our own workers only
+            seen["run"] = function
+
+        def close(self):
+            seen["quiet while closing"] = not dask_logger.isEnabledFor(logging.ERROR)
+
+    class Cluster:
+        def close(self):
+            seen["cluster closed"] = True
+
+    cluster = Cluster() if own_cluster else None
+    monkeypatch.setattr(sharding, "_start", lambda *args: (Client(), cluster))
+    with pytest.raises(KeyboardInterrupt):
+        sample_shards(model_dir, N, tmp_path / "out", shards=SHARDS, seed=0)
+    assert seen["quiet while closing"]
+    # The same quieting in our own workers; a shared cluster's workers are left alone.
+    assert seen.get("run") is (sharding._quiet_dask_logs if own_cluster else None)
+    assert seen.get("cluster closed", False) is own_cluster
+    assert logging.getLogger("distributed").level == before  # restored afterwards
+    assert dask_logger.isEnabledFor(logging.ERROR)
