@@ -237,7 +237,8 @@ def synthesize_dataset(
     ------
     InvalidParameterError
         If ``features`` lacks a column that the synthesizer produces (or, for images, has
-        not exactly one ``Image`` column), or ``fitted_synthesizer`` has no ``iter_sample``.
+        not exactly one ``Image`` column), ``label_column`` names a feature column or the
+        images' column, or ``fitted_synthesizer`` has no ``iter_sample``.
     InvalidDataError
         If a sampled value does not fit its feature (e.g. a label missing from a
         ``ClassLabel``'s names).
@@ -299,6 +300,11 @@ def _image_frames(
         # One encode per image (a PNG each), as datasets itself stores them.
         images = [encoder.encode_example(image) for image in uint8_images(X, codec.scale_, layout)]
         out = _chunk_frame((pd.DataFrame(index=range(len(images))), y), label_column)
+        if column in out.columns:
+            raise InvalidParameterError(
+                f"The label column name {column!r} is also the images' column; pass another "
+                "label_column."
+            )
         out.insert(0, column, images)
         return out
 

@@ -24,6 +24,7 @@ torchvision and pillow are imported when a function is called (``pip install gen
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -167,10 +168,9 @@ class SyntheticDataset(Dataset):
             self.seed_ = synthesizer.sample_seed()
         else:
             self.seed_ = resolve_seed(random_state)
-        # The dtype and shape of the real data set's targets, when augment_dataset found them
-        # tensors (a TensorDataset's labels may be 0-d or of shape (1,)).
-        self._target_dtype: torch.dtype | None = None
-        self._target_shape: tuple[int, ...] = ()
+        # (container, dtype, shape) of the real data set's targets, when augment_dataset found
+        # them tensors or numpy values of one number (0-d or of shape (1,)).
+        self._target_form: tuple[str, Any, tuple[int, ...]] | None = None
         self._labeled = getattr(synthesizer, "classes_", None) is not None
         self.labels = self._plan_labels(y)
         # Integer images come back as PIL images, as torchvision's own data sets give them.
@@ -323,8 +323,14 @@ class SyntheticDataset(Dataset):
         if labels is None:
             return image
         target = _scalar(labels[j])
-        if self._target_dtype is not None:
-            target = torch.tensor(target, dtype=self._target_dtype).reshape(self._target_shape)
+        if self._target_form is not None:
+            container, dtype, shape = self._target_form
+            if container == "torch":
+                target = torch.tensor(target, dtype=dtype).reshape(shape)
+            elif container == "numpy scalar":
+                target = dtype.type(target)
+            else:
+                target = np.asarray(target, dtype=dtype).reshape(shape)
         if self.target_transform is not None:
             target = self.target_transform(target)
         return image, target
@@ -426,6 +432,13 @@ def fit_from_dataset(synthesizer: Any, dataset: Dataset, *, labels: bool = True)
         Fitted.
     """
     _require_vision()
+    X, y = _read_dataset(synthesizer, dataset, labels)
+    return synthesizer.fit(X, y)
+
+
+def _read_dataset(synthesizer: Any, dataset: Any, labels: bool) -> tuple[Any, Any]:
+    """:func:`fit_from_dataset`'s checks, then the data set's images (stacked) and labels
+    (``None`` with ``labels=False``): what ``fit`` is given."""
     if not callable(getattr(synthesizer, "fit", None)):
         raise InvalidParameterError(
             f"Expected a genaug synthesizer; got {type(synthesizer).__name__}."
@@ -464,7 +477,7 @@ def fit_from_dataset(synthesizer: Any, dataset: Dataset, *, labels: bool = True)
         images = [im[0] if isinstance(im, (tuple, list)) else im for im in images]
         targets = None
     y = np.asarray(targets) if labels and targets is not None else None
-    return synthesizer.fit(_stack(images), y)
+    return _stack(images), y
 
 
 def _plan_counts(dataset: Any, n_per_class: Any) -> tuple[int | dict, dict]:
@@ -514,6 +527,14 @@ def _class_counts(plan: int | dict, named: dict, classes: Any, dataset: Any) -> 
     return {known[label]: count for label, count in plan.items()}
 
 
+def _unique(labels: np.ndarray) -> Any:
+    """The distinct labels, sorted where they can be (a mix of types cannot)."""
+    try:
+        return np.unique(labels)
+    except TypeError:
+        return _object_array(list(dict.fromkeys(labels.tolist())))
+
+
 def _first_item(dataset: Any) -> tuple[Any, Any]:
     """The image and target of a data set's first item (``None`` where there is none); a
     ``DatasetFolder``'s are not read (its items are its transform's)."""
@@ -523,6 +544,35 @@ def _first_item(dataset: Any) -> tuple[Any, Any]:
     if isinstance(item, (tuple, list)):
         return item[0], item[1] if len(item) >= 2 else None
     return item, None
+
+
+def _target_form(target: Any) -> tuple[str, Any, tuple[int, ...]] | None:
+    """The container, dtype and shape of a real target of one number, for the synthetic
+    targets to take; ``None`` for any other target (a Python label is kept as it is)."""
+    if isinstance(target, torch.Tensor) and target.numel() == 1:
+        return "torch", target.dtype, tuple(target.shape)
+    # Numbers only: a text dtype's width is the first label's ("<U3") and would cut longer
+    # labels, and a DataLoader does not batch text arrays anyway.
+    if isinstance(target, (np.ndarray, np.generic)) and target.size == 1:
+        if target.dtype.kind not in "biuf":
+            return None
+        if isinstance(target, np.generic):
+            return "numpy scalar", target.dtype, ()
+        return "numpy", target.dtype, target.shape
+    return None
+
+
+def _describe(image: torch.Tensor | np.ndarray) -> str:
+    kind = "tensors" if isinstance(image, torch.Tensor) else "arrays"
+    return f"{kind} of shape {tuple(image.shape)} and dtype {image.dtype}"
+
+
+def _describe_synthetic(synthetic: SyntheticDataset) -> str:
+    codec = synthetic._codec
+    if synthetic._as_pil:
+        return f"PIL images of {codec.width_} x {codec.height_} pixels"
+    dtype = TORCH_DTYPES[codec.torch_dtype_] if codec.torch_dtype_ is not None else codec.dtype_
+    return f"tensors of shape {(codec.channels_, codec.height_, codec.width_)} and dtype {dtype}"
 
 
 def augment_dataset(
@@ -556,7 +606,10 @@ def augment_dataset(
         ``DatasetFolder`` take the form of its first item's image when that is a tensor or
         array of the same pixels and kind of dtype (integer or float): its container,
         dtype and layout (``H x W``, ``C x H x W`` or ``H x W x C``), so that real and
-        synthetic items batch together.
+        synthetic items batch together; where they cannot (a model fitted on integer images
+        over float items, say), a ``UserWarning`` says so. Targets of one number (a tensor,
+        numpy array or numpy scalar) likewise give the synthetic targets their container,
+        dtype and shape.
     random_state : int, numpy Generator or None, default=None
         Seed of the synthetic images (and of the fit, when it happens here).
     batch_size : int, default=256
@@ -600,7 +653,12 @@ def augment_dataset(
         fitted = clone(synthesizer)
         if seed is not None and "random_state" in fitted.get_params(deep=False):
             fitted.set_params(random_state=derive_seed(seed, 0))
-        fit_from_dataset(fitted, real_dataset)
+        X, y = _read_dataset(fitted, real_dataset, labels=True)
+        if not _is_folder(real_dataset):
+            # Any other data set's labels are known once its items are read: still before
+            # the fit.
+            _class_counts(plan, named, _unique(y), real_dataset)
+        fitted.fit(X, y)
     else:
         fitted = synthesizer
     _image_codec(fitted)
@@ -624,9 +682,15 @@ def augment_dataset(
         # Images of the real items' form (a TensorDataset's uint8 or H x W tensors, say), so
         # that a DataLoader batches real and synthetic items together. A transform gets them
         # as documented for SyntheticDataset instead.
-        synthetic._take_form(image)
-    # Targets of the real data set's kind: a DataLoader cannot collate tensor targets (a
-    # TensorDataset's) with Python ints in one batch.
-    if isinstance(target, torch.Tensor) and target.numel() == 1:
-        synthetic._target_dtype, synthetic._target_shape = target.dtype, tuple(target.shape)
+        if not synthetic._take_form(image) and isinstance(image, (torch.Tensor, np.ndarray)):
+            warnings.warn(
+                f"The synthetic images ({_describe_synthetic(synthetic)}) cannot take the form "
+                f"of the real items' ({_describe(image)}): a DataLoader will not batch them "
+                "together unless a transform makes them alike (pass transform=...).",
+                UserWarning,
+                stacklevel=2,
+            )
+    # Targets of the real data set's kind: a DataLoader cannot collate tensor or numpy targets
+    # (a TensorDataset's, an array's) with Python ints in one batch.
+    synthetic._target_form = _target_form(target)
     return AugmentedDataset(real_dataset, synthetic)

@@ -523,6 +523,17 @@ def test_synthesize_dataset_writes_an_image_model_s_images(tmp_path, form):
                            cache_dir=tmp_path)
 
 
+def test_a_label_column_named_as_the_image_column_is_refused(tmp_path):
+    # Refused by name, as for a table's feature column, not by pandas' "already exists".
+    X = np.random.default_rng(0).integers(0, 256, (12, 6, 6), dtype=np.uint8)
+    model = tiny_vae(random_state=0).fit(X, np.arange(12) % 2)
+    with pytest.raises(InvalidParameterError, match=r"label column name 'image'.*label_column"):
+        synthesize_dataset(model, 4, label_column="image", cache_dir=tmp_path)
+    photo = Features({"photo": datasets.Image(), "label": Value("int64")})
+    with pytest.raises(InvalidParameterError, match=r"label column name 'photo'"):
+        synthesize_dataset(model, 4, label_column="photo", features=photo, cache_dir=tmp_path)
+
+
 def test_image_columns_with_other_columns_need_exclusion(tmp_path):
     write_imagefolder(tmp_path / "images")  # with a numeric 'weight' column from metadata
     ds = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "images"),

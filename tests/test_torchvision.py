@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -290,8 +291,56 @@ def test_synthetic_items_take_the_form_of_array_items():
     assert label == 0
 
 
+class ArrayPairs(torch.utils.data.Dataset):
+    """(image, target) items as numpy values, as a data set over arrays returns them."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+
+@pytest.mark.parametrize(
+    "targets", [np.arange(36)[:, None] % 3, (np.arange(36) % 3).astype(np.int32)]
+)
+def test_synthetic_targets_take_the_form_of_numpy_targets(targets):
+    X = np.random.default_rng(0).random((36, 1, 8, 8), dtype=np.float32)
+    real = ArrayPairs(X, targets)
+    aug = augment_dataset(real, tiny_vae(), n_per_class=2, random_state=0)
+    target = aug[len(real)][1]
+    assert type(target) is type(real[0][1]) and target.dtype == targets.dtype
+    assert np.shape(target) == np.shape(real[0][1])
+    images, labels = next(iter(DataLoader(aug, batch_size=len(aug))))  # one batch
+    assert images.shape == (42, 1, 8, 8) and labels.shape == (42, *targets.shape[1:])
+    assert labels.dtype == torch.from_numpy(targets).dtype
+
+
+def test_items_that_cannot_take_the_real_form_are_warned_about(digits_syn):
+    # A model fitted on uint8 images gives PIL images; the real items are float tensors.
+    X = torch.rand(30, 8, 8)
+    real = TensorDataset(X, torch.arange(30) % 3)
+    with pytest.warns(UserWarning, match=r"PIL images.*will not batch them together"):
+        aug = augment_dataset(real, digits_syn, n_per_class=1, random_state=0)
+    assert isinstance(aug[len(real)][0], Image.Image)
+    with warnings.catch_warnings():  # a transform may make them alike: no warning
+        warnings.simplefilter("error")
+        augment_dataset(real, digits_syn, n_per_class=1, transform=ToTensor(), random_state=0)
+
+
 def no_fit(*args, **kwargs):
     raise AssertionError("fitted before checking n_per_class")
+
+
+def test_n_per_class_is_checked_against_any_datasets_labels_before_the_fit(monkeypatch):
+    real = TensorDataset(torch.rand(12, 1, 8, 8), torch.arange(12) % 3)
+    monkeypatch.setattr(VAESynthesizer, "fit", no_fit)
+    for n_per_class, key in (({7: 1}, "7"), ({"cat": 2}, "'cat'")):
+        with pytest.raises(InvalidParameterError, match=rf"n_per_class names {key}, which"):
+            augment_dataset(real, tiny_vae(), n_per_class=n_per_class)
 
 
 @pytest.fixture
@@ -317,7 +366,7 @@ def test_class_names_are_looked_up_before_indices_and_checked_before_the_fit(
     assert aug.synthetic.labels.tolist() == [0, 0, 2]
     assert aug.targets[len(folder):] == [0, 0, 2]
 
-    monkeypatch.setattr("genaug.adapters.torchvision.fit_from_dataset", no_fit)
+    monkeypatch.setattr(VAESynthesizer, "fit", no_fit)  # the fit is not reached
     with pytest.raises(InvalidParameterError, match=r"n_per_class names 3, which is not a"):
         augment_dataset(folder, tiny_vae(), n_per_class={"1": 2, 3: 1})
     with pytest.raises(InvalidParameterError, match=r"n_per_class\['1'\] must be"):
@@ -326,7 +375,7 @@ def test_class_names_are_looked_up_before_indices_and_checked_before_the_fit(
 
 def test_a_class_named_twice_in_n_per_class_is_an_error(image_folder, monkeypatch):
     folder = ImageFolder(str(image_folder))
-    monkeypatch.setattr("genaug.adapters.torchvision.fit_from_dataset", no_fit)
+    monkeypatch.setattr(VAESynthesizer, "fit", no_fit)  # the fit is not reached
     with pytest.raises(InvalidParameterError, match=r"class 2 twice, as 'owl' and as 2"):
         augment_dataset(folder, tiny_vae(), n_per_class={"owl": 2, 2: 5})
 
