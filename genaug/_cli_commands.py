@@ -831,6 +831,14 @@ def _run_script(suite: str, script: Path, args: argparse.Namespace) -> int:
 def _suites(args: argparse.Namespace) -> list[str]:
     suite = args.suite
     if suite is None:
+        if args.quick and args.script_args:
+            # 'benchmark --quick my_table.csv' ran the built-in tables and said nothing.
+            raise UsageError(
+                "the quick benchmark runs on its built-in tables (breast_cancer, wine, adult) "
+                f"and takes no arguments; got {' '.join(args.script_args)!r}. To measure "
+                "augmentation on your own table, use AugmentedClassifier(validation='auto') "
+                "or 'genaug evaluate' with --holdout and --label."
+            )
         if args.quick:
             return ["quick"]
         raise UsageError(

@@ -333,6 +333,10 @@ def test_benchmark_suite_quick_is_a_synonym_and_unknown_suites_are_refused(monke
     assert "| data set |" in capsys.readouterr().out
     assert main(["benchmark", "--suite", "full"]) == 2
     _one_error_line(capsys.readouterr().err, "'full'", "available", "quick")
+    # A table given to the quick benchmark is not silently ignored.
+    assert main(["benchmark", "--quick", "my_table.csv"]) == 2
+    _one_error_line(capsys.readouterr().err, "built-in tables", "'my_table.csv'")
+    assert len(calls) == 1
 
 
 def test_usage_errors_exit_with_2(capsys):
