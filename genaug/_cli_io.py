@@ -671,8 +671,12 @@ def _read_csv(path: str | os.PathLike, compression: str | None = None) -> pd.Dat
                 if not values.str.contains(r"[.eE]", na=False).any():
                     # Integers that are floats only because of their gaps: as nullable
                     # integers they stay integers (exact beyond 2**53, too) and are
-                    # written back as written, "3" and not "3.0".
-                    frame[name] = values.str.strip().astype("Int64")
+                    # written back as written, "3" and not "3.0". (A "+" is dropped first:
+                    # pyarrow's cast refuses it.) Text no cast takes stays a float column.
+                    try:
+                        frame[name] = values.str.strip().str.lstrip("+").astype("Int64")
+                    except (ValueError, TypeError, OverflowError):
+                        pass
     return frame
 
 

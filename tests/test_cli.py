@@ -1161,7 +1161,7 @@ def test_zip_codes_with_gaps_keep_their_zeros_and_types_need_no_pyarrow(
     path.write_text("zip,x\n00501,1\n,2\n02134,3\n")
     assert cli_io.read_table(path)["zip"].tolist()[::2] == ["00501", "02134"]
     # Integers with gaps stay integers, exactly; numbers written with a point stay floats.
-    path.write_text("n,big,f,m\n3,9007199254740993,1.0,NA\n,,2.0,4\n 12,1,,5\n")
+    path.write_text("n,big,f,m\n+3,9007199254740993,1.0,NA\n,,2.0,4\n 12,1,,5\n")
     frame = cli_io.read_table(path)
     assert str(frame["n"].dtype) == "Int64" and frame["n"].tolist() == [3, pd.NA, 12]
     assert frame["big"].tolist()[0] == 9007199254740993
