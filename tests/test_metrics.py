@@ -309,6 +309,16 @@ def test_the_knn_space_continues_numbers_past_the_real_range():
         3 * step
     )
     assert z[3, -1] == pytest.approx(z_real[0, -1] - 2 * step)
+    # Columns of point masses only (a 0/1/2 count, a constant) get a coordinate of their
+    # own for numbers past their range: the codec alone puts 1000 on a point mass.
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"k": rng.integers(0, 3, 300), "c": 7.0, "x": rng.normal(size=300)})
+    space = KnnSpace()
+    z_real = space.fit_transform(real)
+    row = real.iloc[[0]]
+    z = space.transform(pd.concat([row, row.assign(k=1000), row.assign(c=7e9)]))
+    assert z.shape[1] == z_real.shape[1] and np.allclose(z[0], z_real[0])
+    assert np.linalg.norm(z[1] - z[0]) > 100 and np.linalg.norm(z[2] - z[0]) > 100
 
 
 # ---------------------------------------------------------------------------- utility

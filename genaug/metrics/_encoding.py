@@ -375,34 +375,50 @@ class KnnSpace:
                 self.scale_[block] = 1.0 / np.where(std > 0, std, 1.0)
             else:
                 self.scale_[block] = _ONE_HOT_WEIGHT
+        # Where each number's distance past the real range goes: its value span, or, for a
+        # column of point masses only (0/1 flags, small counts, a constant), a column of its
+        # own appended to the codec's (0 on every real row), which the codec would otherwise
+        # leave without any coordinate for a value it never saw.
         self.beyond_ = []
+        extra = 0
         for info in self.codec_.columns_:
-            value_span = info["_spans"][1] if info["kind"] != "categorical" else None
-            if value_span is None:
+            if info["kind"] == "categorical":
                 continue
             values = numeric_values(real[info["name"]])
             values = values[~np.isnan(values)]
+            if not values.size:
+                continue
             lo, hi = float(values.min()), float(values.max())
-            # A constant column has no spread to measure by: its magnitude stands in.
-            unit = float(values.std()) or max(abs(lo), 1.0)
-            self.beyond_.append((info["name"], self.codec_.spans_[value_span].start, lo, hi, unit))
-        return (real_z - self.center_) * self.scale_
+            # A constant column has no spread to measure by (its computed std is rounding,
+            # 1e-17 for a column of 0.1): its magnitude stands in.
+            unit = float(values.std()) if hi > lo else max(abs(lo), 1.0)
+            value_span = info["_spans"][1]
+            if value_span is None:
+                column, scale = self.codec_.output_dim_ + extra, 1.0
+                extra += 1
+            else:
+                column = self.codec_.spans_[value_span].start
+                scale = float(self.scale_[column])
+            self.beyond_.append((info["name"], column, lo, hi, unit / scale))
+        self.n_extra_ = extra
+        return np.hstack([(real_z - self.center_) * self.scale_, np.zeros((len(real_z), extra))])
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows of ``frame`` (the fitted columns) in the space; unseen categories are all-zero.
 
         A number beyond the fitted rows' range continues past the end of it, by its distance
         from the range in the column's standard deviations: the codec alone would clip it
-        onto the range's end, where rows far apart from each other and from every real row
-        would meet the most extreme real rows at distance 0.
+        onto the range's end (or, in a column of point masses only, onto a point mass),
+        where rows far apart from each other and from every real row would meet real rows
+        at distance 0.
         """
         z = self.codec_.transform(frame, handle_unknown="ignore").astype(np.float64)
-        z = (z - self.center_) * self.scale_
+        z = np.hstack([(z - self.center_) * self.scale_, np.zeros((len(z), self.n_extra_))])
         for name, column, lo, hi, unit in self.beyond_:
             values = numeric_values(frame[name])
             past = np.where(values > hi, values - hi, np.where(values < lo, values - lo, 0.0))
             if past.any():  # NaN compares False: missing values stay where the codec put them
-                z[:, column] += past / unit * self.scale_[column]
+                z[:, column] += past / unit
         return z
 
 
