@@ -506,7 +506,8 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``validation_intervals_``): a single split's best of several candidates rides on
         noise, above all when the split holds few rows of a rare class. The best-scoring
         such strength is kept, else no augmentation, and that choice is refitted on all the
-        training data.
+        training data. A held-out part with fewer than 3 rows of some class cannot judge a
+        gain: then no augmentation is kept, with a warning.
     strengths : sequence of float, default=(0.25, 0.5, 1.0)
         With ``validation="auto"``: multiples of the number of synthetic rows per class that
         ``augmenter`` would add (``1.0`` is the augmenter as configured).
@@ -707,6 +708,23 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.validation_scores_ = {}
             self.validation_intervals_ = {}
             return 0.0
+        labels, counts = np.unique(y_arr[val], return_counts=True)
+        if counts.min() < _MIN_VALIDATION_ROWS:
+            # A resample of one or two rows redraws them every time: the interval would
+            # show no doubt about the class whose rows decide the gain.
+            rare = labels[counts.argmin()]
+            rare = rare.item() if isinstance(rare, np.generic) else rare
+            warnings.warn(
+                f"validation='auto' held out only {counts.min()} row(s) of class {rare!r} "
+                f"(validation_size={self.validation_size}), too few to tell a gain from "
+                "noise; AugmentedClassifier falls back to no augmentation. Use "
+                "validation=None to augment anyway, or a larger validation_size.",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.validation_scores_ = {}
+            self.validation_intervals_ = {}
+            return 0.0
         X_tr, y_tr, X_val, y_val = _take(X, train), _take(y, train), _take(X, val), _take(y, val)
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         fitted: dict[float, Any] = {}
@@ -874,6 +892,8 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 # by a string the candidates' outputs are computed once and replayed; any other scorer
 # predicts on every resample.
 _VALIDATION_RESAMPLES = 200
+# Fewest held-out rows of a class for validation="auto" to judge a gain at all.
+_MIN_VALIDATION_ROWS = 3
 _VALIDATION_RESAMPLES_PREDICTING = 100
 _RESPONSE_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
 

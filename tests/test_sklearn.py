@@ -387,6 +387,21 @@ def test_auto_keeps_no_augmentation_on_a_gain_that_resampling_could_make():
     assert clf.chosen_strategy_ == "none" and clf.augmenter_ is None
 
 
+def test_auto_falls_back_with_a_warning_when_a_class_has_too_few_held_out_rows():
+    # 8 rows of the rare class leave 2 in the validation part: every resample redraws the
+    # same two, so no interval could show the doubt a gain riding on them deserves.
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [300, 8])
+    X = rng.normal(np.where(y[:, None] == 1, 2.0, 0.0), 1.0, size=(308, 2))
+    clf = AugmentedClassifier(
+        LogisticRegression(), RandomOverSampler(random_state=0), validation="auto",
+        random_state=0,
+    )
+    with pytest.warns(UserWarning, match=r"only 2 row\(s\) of class 1.*no augmentation"):
+        clf.fit(X, y)
+    assert clf.chosen_strategy_ == "none" and clf.validation_intervals_ == {}
+
+
 def test_auto_falls_back_with_a_warning_when_no_stratified_split_exists():
     X = np.random.default_rng(0).normal(size=(12, 2))
     y = np.array([0] * 11 + [1])
