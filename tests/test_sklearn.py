@@ -520,6 +520,9 @@ def expected_failed_checks(estimator: Any) -> dict[str, str]:
     } if estimator.validation is None else {}
 
 
+# The checks' tables are tiny: validation="auto" often holds out under 3 rows of a class and
+# says so (the fallback it takes is what these checks then exercise).
+@pytest.mark.filterwarnings("ignore:validation='auto' held out only:UserWarning")
 @parametrize_with_checks(CHECKED_CLASSIFIERS, expected_failed_checks=expected_failed_checks)
 def test_augmented_classifier_passes_sklearn_checks(estimator, check):
     check(estimator)
