@@ -200,20 +200,20 @@ def _markdown(result: dict[str, Any]) -> str:
             + " | ".join(f"{ms[p]:.1f}" for p in (*PARTS, "rest"))
             + " |"
         )
-    if result.get("ratios"):
-        title = "Ratio of totals, this tree / the other, per round (alternating processes):"
-        lines += ["", title, ""]
-        lines += ["| model | ratios | median |", "|---|---|---|"]
-        for model, ratios in result["ratios"].items():
-            shown = ", ".join(f"{r:.3f}" for r in ratios)
-            lines.append(f"| {model} | {shown} | {statistics.median(ratios):.3f} |")
-    if result.get("tvae_over_genaug"):
-        title = "TVAE's draw time over genaug's, per round (fresh processes, one after the other):"
-        lines += ["", title, ""]
-        lines += ["| model | TVAE / genaug | median |", "|---|---|---|"]
-        for model, ratios in result["tvae_over_genaug"].items():
-            shown = ", ".join(f"{r:.2f}x" for r in ratios)
-            lines.append(f"| {model} | {shown} | {statistics.median(ratios):.2f}x |")
+    tables = (
+        ("ratios", "Ratio of totals, this tree / the other, per round (alternating processes):",
+         "ratios", "{:.3f}"),
+        ("tvae_over_genaug",
+         "TVAE's draw time over genaug's, per round (fresh processes, one after the other):",
+         "TVAE / genaug", "{:.2f}x"),
+    )
+    for key, title, header, fmt in tables:
+        if not result.get(key):
+            continue
+        lines += ["", title, "", f"| model | {header} | median |", "|---|---|---|"]
+        for model, ratios in result[key].items():
+            shown = ", ".join(fmt.format(r) for r in ratios)
+            lines.append(f"| {model} | {shown} | {fmt.format(statistics.median(ratios))} |")
     return "\n".join(lines) + "\n"
 
 
