@@ -271,7 +271,7 @@ def nearest_neighbor_distance_ratio(
 class _HoldoutPrivacy:
     dcr_share: float
     mia_auc: float
-    far: float  # share of synthetic rows left out: farther from every real row than REACH
+    far: float  # share of synthetic rows beyond REACH: ties in the share, not in the attack
 
 
 # A synthetic row farther from every real row than this quantile of the holdout rows'

@@ -163,7 +163,7 @@ class CopyFilter:
     ) -> None:
         self.model = model
         self.images = model._image_shape() is not None
-        self.combinations: int | None = None
+        self._frame: pd.DataFrame | None = None  # the reference as a table, for _why
         if self.images:
             self.space = None
             self.reference = model.codec_.transform(reference).reshape(len(reference), -1)
@@ -182,7 +182,7 @@ class CopyFilter:
             self.columns = columns
             self.space = KnnSpace(model.discrete_columns)
             self.reference = self.space.fit_transform(frame)
-            self.combinations = _all_combinations(frame, model.codec_.columns_)
+            self._frame = frame
         n_ref = self.reference.shape[0]
         self._loo: np.ndarray | None = None
         if copy_threshold is None:
@@ -277,9 +277,13 @@ class CopyFilter:
 
     def _why(self) -> str:
         """Why the redraws keep failing, and what to do: the end of the error's message."""
-        if self.combinations is not None:
+        # Counted only here, on failure: a drop_duplicates of a large reference costs.
+        combinations = None
+        if self._frame is not None:
+            combinations = _all_combinations(self._frame, self.model.codec_.columns_)
+        if combinations is not None:
             return (
-                f"the reference holds all {self.combinations:,} combinations of its columns' "
+                f"the reference holds all {combinations:,} combinations of its columns' "
                 "values, so every row a model can make copies one of them: copy protection "
                 "cannot work on this table."
             )
