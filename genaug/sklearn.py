@@ -708,14 +708,15 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.validation_scores_ = {}
             self.validation_intervals_ = {}
             return 0.0
-        labels, counts = np.unique(y_arr[val], return_counts=True)
-        if counts.min() < _MIN_VALIDATION_ROWS:
+        # value_counts, not np.unique: labels of mixed types do not sort.
+        counts = pd.Series(y_arr[val]).value_counts(sort=True, ascending=True)
+        if counts.iloc[0] < _MIN_VALIDATION_ROWS:
             # A resample of one or two rows redraws them every time: the interval would
             # show no doubt about the class whose rows decide the gain.
-            rare = labels[counts.argmin()]
+            rare = counts.index[0]
             rare = rare.item() if isinstance(rare, np.generic) else rare
             warnings.warn(
-                f"validation='auto' held out only {counts.min()} row(s) of class {rare!r} "
+                f"validation='auto' held out only {counts.iloc[0]} row(s) of class {rare!r} "
                 f"(validation_size={self.validation_size}), too few to tell a gain from "
                 "noise; AugmentedClassifier falls back to no augmentation. Use "
                 "validation=None to augment anyway, or a larger validation_size.",
