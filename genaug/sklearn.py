@@ -708,8 +708,10 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.validation_scores_ = {}
             self.validation_intervals_ = {}
             return 0.0
-        # value_counts, not np.unique: labels of mixed types do not sort.
-        counts = pd.Series(y_arr[val]).value_counts(sort=True, ascending=True)
+        # value_counts, not np.unique: labels of mixed types do not sort. Every class of y,
+        # one with no held-out row too (a stratified split can leave a class of 2 out).
+        counts = pd.Series(y_arr[val]).value_counts().reindex(pd.unique(y_arr), fill_value=0)
+        counts = counts.sort_values(kind="stable")
         if counts.iloc[0] < _MIN_VALIDATION_ROWS:
             # A resample of one or two rows redraws them every time: the interval would
             # show no doubt about the class whose rows decide the gain.

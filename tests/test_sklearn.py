@@ -400,6 +400,16 @@ def test_auto_falls_back_with_a_warning_when_a_class_has_too_few_held_out_rows()
     with pytest.warns(UserWarning, match=r"only 2 row\(s\) of class 1.*no augmentation"):
         clf.fit(X, y)
     assert clf.chosen_strategy_ == "none" and clf.validation_intervals_ == {}
+    # A class the stratified split leaves out of the validation part altogether.
+    y3 = np.r_[np.repeat(["a", "b"], 100), ["c", "c"]]
+    X3 = rng.normal(size=(202, 2))
+    clf = AugmentedClassifier(
+        LogisticRegression(), RandomOverSampler(random_state=0), validation="auto",
+        validation_size=0.1, random_state=0,
+    )
+    with pytest.warns(UserWarning, match=r"only 0 row\(s\) of class 'c'"):
+        clf.fit(X3, y3)
+    assert clf.chosen_strategy_ == "none"
 
 
 def test_auto_falls_back_with_a_warning_when_no_stratified_split_exists():
