@@ -319,6 +319,12 @@ def test_the_knn_space_continues_numbers_past_the_real_range():
     z = space.transform(pd.concat([row, row.assign(k=1000), row.assign(c=7e9)]))
     assert z.shape[1] == z_real.shape[1] and np.allclose(z[0], z_real[0])
     assert np.linalg.norm(z[1] - z[0]) > 100 and np.linalg.norm(z[2] - z[0]) > 100
+    # Between point masses: the nearest one, the rest of the way in the extra coordinate
+    # (the codec alone takes an unseen value for its first point mass: 1.9 was a 0).
+    two = real.index[real["k"] == 2][0]
+    z = space.transform(real.loc[[two, two]].assign(k=[2.0, 1.9]))
+    unit = real["k"].std(ddof=0)
+    assert np.linalg.norm(z[1] - z[0]) == pytest.approx(0.1 / unit)
 
 
 # ---------------------------------------------------------------------------- utility

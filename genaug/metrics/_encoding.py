@@ -393,13 +393,15 @@ class KnnSpace:
             # 1e-17 for a column of 0.1): its magnitude stands in.
             unit = float(values.std()) if hi > lo else max(abs(lo), 1.0)
             value_span = info["_spans"][1]
+            masses = None
             if value_span is None:
                 column, scale = self.codec_.output_dim_ + extra, 1.0
                 extra += 1
+                masses = np.unique(values)
             else:
                 column = self.codec_.spans_[value_span].start
                 scale = float(self.scale_[column])
-            self.beyond_.append((info["name"], column, lo, hi, unit / scale))
+            self.beyond_.append((info["name"], column, lo, hi, unit / scale, masses))
         self.n_extra_ = extra
         return np.hstack([(real_z - self.center_) * self.scale_, np.zeros((len(real_z), extra))])
 
@@ -408,18 +410,42 @@ class KnnSpace:
 
         A number beyond the fitted rows' range continues past the end of it, by its distance
         from the range in the column's standard deviations: the codec alone would clip it
-        onto the range's end (or, in a column of point masses only, onto a point mass),
-        where rows far apart from each other and from every real row would meet real rows
-        at distance 0.
+        onto the range's end, where rows far apart from each other and from every real row
+        would meet real rows at distance 0. In a column of point masses only (0/1 flags,
+        small counts, a constant), a number that is none of them goes to the nearest one,
+        and its distance from it, in standard deviations, into the column's extra
+        coordinate.
         """
+        shifts = {}
+        for name, column, lo, hi, unit, masses in self.beyond_:
+            values = numeric_values(frame[name])
+            if masses is None:
+                past = np.where(values > hi, values - hi, np.where(values < lo, values - lo, 0.0))
+            else:
+                nearest = _nearest_of(masses, values)
+                past = np.nan_to_num(values - nearest)
+                if past.any() and not pd.api.types.is_datetime64_any_dtype(frame[name].dtype):
+                    # The codec takes a value it never saw for its first point mass: the row
+                    # goes to the nearest one instead, the rest of the way in the extra column.
+                    if not shifts:
+                        frame = frame.copy()
+                    mapped = pd.Series(np.where(np.isnan(values), np.nan, nearest))
+                    frame[name] = mapped.set_axis(frame.index).astype(frame[name].dtype)
+            if past.any():  # NaN compares False: missing values stay where the codec put them
+                shifts[column] = past / unit
         z = self.codec_.transform(frame, handle_unknown="ignore").astype(np.float64)
         z = np.hstack([(z - self.center_) * self.scale_, np.zeros((len(z), self.n_extra_))])
-        for name, column, lo, hi, unit in self.beyond_:
-            values = numeric_values(frame[name])
-            past = np.where(values > hi, values - hi, np.where(values < lo, values - lo, 0.0))
-            if past.any():  # NaN compares False: missing values stay where the codec put them
-                z[:, column] += past / unit
+        for column, shift in shifts.items():
+            z[:, column] += shift
         return z
+
+
+def _nearest_of(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The element of ``sorted_values`` nearest each ``x`` (NaN stays NaN), vectorised."""
+    right = np.clip(np.searchsorted(sorted_values, x), 0, len(sorted_values) - 1)
+    left = np.clip(right - 1, 0, len(sorted_values) - 1)
+    below, above = sorted_values[left], sorted_values[right]
+    return np.where(np.abs(x - below) <= np.abs(above - x), below, above)
 
 
 def model_matrices(
