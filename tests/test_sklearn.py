@@ -370,17 +370,26 @@ def test_auto_picks_augmentation_when_it_helps(augmenter):
     }
 
 
+def _rare_class(n_rare: int, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """300 rows of class 0 and ``n_rare`` of class 1, shifted by ``shift`` in both features."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [300, n_rare])
+    return rng.normal(np.where(y[:, None] == 1, shift, 0.0), 1.0, size=(len(y), 2)), y
+
+
+def _auto_with_ros(**params: Any) -> AugmentedClassifier:
+    return AugmentedClassifier(
+        LogisticRegression(), RandomOverSampler(random_state=0), validation="auto",
+        random_state=0, **params,
+    )
+
+
 def test_auto_keeps_no_augmentation_on_a_gain_that_resampling_could_make():
     # 12 rows of the rare class put 3 in the validation part: one split's best strength
     # beats no augmentation by 0.14 of balanced accuracy, but a row more or less of those 3
     # makes that gain; the bootstrap interval says so, and nothing is kept.
-    rng = np.random.default_rng(0)
-    y = np.repeat([0, 1], [300, 12])
-    X = rng.normal(np.where(y[:, None] == 1, 0.8, 0.0), 1.0, size=(312, 2))
-    clf = AugmentedClassifier(
-        LogisticRegression(), RandomOverSampler(random_state=0), validation="auto",
-        random_state=0,
-    ).fit(X, y)
+    X, y = _rare_class(12, shift=0.8)
+    clf = _auto_with_ros().fit(X, y)
     scores = clf.validation_scores_
     assert max(scores[s] for s in (0.25, 0.5, 1.0)) > scores[0.0] + 0.1
     assert all(low < 0 < high for low, high in clf.validation_intervals_.values())
@@ -390,23 +399,15 @@ def test_auto_keeps_no_augmentation_on_a_gain_that_resampling_could_make():
 def test_auto_falls_back_with_a_warning_when_a_class_has_too_few_held_out_rows():
     # 8 rows of the rare class leave 2 in the validation part: every resample redraws the
     # same two, so no interval could show the doubt a gain riding on them deserves.
-    rng = np.random.default_rng(0)
-    y = np.repeat([0, 1], [300, 8])
-    X = rng.normal(np.where(y[:, None] == 1, 2.0, 0.0), 1.0, size=(308, 2))
-    clf = AugmentedClassifier(
-        LogisticRegression(), RandomOverSampler(random_state=0), validation="auto",
-        random_state=0,
-    )
+    X, y = _rare_class(8, shift=2.0)
+    clf = _auto_with_ros()
     with pytest.warns(UserWarning, match=r"only 2 row\(s\) of class 1.*no augmentation"):
         clf.fit(X, y)
     assert clf.chosen_strategy_ == "none" and clf.validation_intervals_ == {}
     # A class the stratified split leaves out of the validation part altogether.
     y3 = np.r_[np.repeat(["a", "b"], 100), ["c", "c"]]
-    X3 = rng.normal(size=(202, 2))
-    clf = AugmentedClassifier(
-        LogisticRegression(), RandomOverSampler(random_state=0), validation="auto",
-        validation_size=0.1, random_state=0,
-    )
+    X3 = np.random.default_rng(0).normal(size=(202, 2))
+    clf = _auto_with_ros(validation_size=0.1)
     with pytest.warns(UserWarning, match=r"only 0 row\(s\) of class 'c'"):
         clf.fit(X3, y3)
     assert clf.chosen_strategy_ == "none"
